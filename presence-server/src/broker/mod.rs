@@ -1,0 +1,28 @@
+//! Carries events between server nodes: [`Broker`].
+//!
+//! The broker delivers into the [`Hub`](crate::hub::Hub) and never touches sockets. A
+//! node subscribes only to the topics its own sessions care about: the hub reports
+//! when the first local session wants a topic and when the last one stops, and the
+//! service passes that on here.
+
+pub mod memory;
+
+use async_trait::async_trait;
+
+use crate::events::{Event, Topic};
+
+/// Why publishing failed.
+#[derive(Debug, thiserror::Error)]
+#[error("broker unavailable: {0}")]
+pub struct BrokerError(pub String);
+
+/// Moves events to every node with sessions subscribed to their topic, this node
+/// included. Events of one topic arrive in the order they were published.
+#[async_trait]
+pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
+    async fn publish(&self, event: Event) -> Result<(), BrokerError>;
+    /// This node wants events of `topic`.
+    async fn subscribe(&self, topic: Topic) -> Result<(), BrokerError>;
+    /// This node no longer wants events of `topic`.
+    async fn unsubscribe(&self, topic: Topic) -> Result<(), BrokerError>;
+}

@@ -1,0 +1,219 @@
+//! Configuration: every setting is a flag and an environment variable, with its unit in
+//! the name.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use presence_protocol::limits;
+
+/// Where presence state lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// In this process: one node, no setup.
+    Memory,
+    /// In Redis: many nodes.
+    Redis,
+}
+
+/// The server's settings.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "presence-server", version, about = "Real-time presence server")]
+pub struct Config {
+    /// Address to listen on. Without a JWT secret only loopback addresses are allowed.
+    #[arg(long, env = "PRESENCE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// HS256 secret that signs client tokens. Unset: development mode (loopback only, a
+    /// random secret, and `POST /dev/token`).
+    #[arg(long, env = "PRESENCE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Where presence state lives.
+    #[arg(long, env = "PRESENCE_STORE", value_enum, default_value = "memory")]
+    pub store: StoreKind,
+
+    /// Redis to use with `--store redis`.
+    #[arg(
+        long,
+        env = "PRESENCE_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis_url: String,
+
+    /// Prefix of every Redis key and channel.
+    #[arg(long, env = "PRESENCE_REDIS_PREFIX", default_value = "presence")]
+    pub redis_prefix: String,
+
+    /// This node's id (random at start when unset).
+    #[arg(long, env = "PRESENCE_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// How long a session that ended without `leave` keeps its user present (ms).
+    #[arg(long, env = "PRESENCE_GRACE_MS", default_value_t = limits::GRACE_MS)]
+    pub grace_ms: u64,
+
+    /// How long `typing:true` lasts unless refreshed (ms).
+    #[arg(long, env = "PRESENCE_TYPING_TTL_MS", default_value_t = limits::TYPING_TTL_MS)]
+    pub typing_ttl_ms: u64,
+
+    /// Interval of the client's `ping` frames, sent to it in `welcome` (ms).
+    #[arg(long, env = "PRESENCE_HEARTBEAT_MS", default_value_t = limits::HEARTBEAT_MS)]
+    pub heartbeat_ms: u64,
+
+    /// Interval of the server's WebSocket pings (ms).
+    #[arg(long, env = "PRESENCE_PING_INTERVAL_MS", default_value_t = 10_000)]
+    pub ping_interval_ms: u64,
+
+    /// A connection with no inbound frame or pong for this long is dead (ms).
+    #[arg(long, env = "PRESENCE_DEAD_AFTER_MS", default_value_t = 20_000)]
+    pub dead_after_ms: u64,
+
+    /// Room changes within this window go out as one `room_diff` (ms).
+    #[arg(long, env = "PRESENCE_COALESCE_MS", default_value_t = 50)]
+    pub coalesce_ms: u64,
+
+    /// Serve this directory (a built example app) at `/`.
+    #[arg(long, env = "PRESENCE_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    /// Time from the upgrade to `hello` before the socket is closed with 4408 (ms).
+    #[arg(long, env = "PRESENCE_HELLO_TIMEOUT_MS", default_value_t = limits::HELLO_TIMEOUT_MS)]
+    pub hello_timeout_ms: u64,
+
+    /// Largest inbound frame; larger ones close the socket with 1009 (bytes).
+    #[arg(long, env = "PRESENCE_MAX_FRAME_BYTES", default_value_t = limits::MAX_FRAME_BYTES)]
+    pub max_frame_bytes: usize,
+
+    /// Sustained inbound frames per second per connection.
+    #[arg(long, env = "PRESENCE_RATE_PER_SEC", default_value_t = limits::RATE_PER_SEC)]
+    pub rate_per_sec: u32,
+
+    /// Inbound burst per connection (frames).
+    #[arg(long, env = "PRESENCE_RATE_BURST", default_value_t = limits::RATE_BURST)]
+    pub rate_burst: u32,
+
+    /// Rooms one session may be in.
+    #[arg(long, env = "PRESENCE_MAX_ROOMS_PER_SESSION", default_value_t = limits::MAX_ROOMS_PER_SESSION)]
+    pub max_rooms_per_session: usize,
+
+    /// Users one session may watch.
+    #[arg(long, env = "PRESENCE_MAX_WATCHED_PER_SESSION", default_value_t = limits::MAX_WATCHED_PER_SESSION)]
+    pub max_watched_per_session: usize,
+
+    /// Live sessions one user may have.
+    #[arg(long, env = "PRESENCE_MAX_SESSIONS_PER_USER", default_value_t = limits::MAX_SESSIONS_PER_USER)]
+    pub max_sessions_per_user: usize,
+
+    /// A room with more members than this sends `room_count` instead of `room_diff`.
+    #[arg(long, env = "PRESENCE_LARGE_ROOM_THRESHOLD", default_value_t = limits::LARGE_ROOM_THRESHOLD)]
+    pub large_room_threshold: u64,
+
+    /// Frames queued for one session before it counts as too slow and is closed.
+    #[arg(long, env = "PRESENCE_OUTBOUND_QUEUE", default_value_t = 256)]
+    pub outbound_queue: usize,
+
+    /// A socket write that takes longer than this closes the session (ms).
+    #[arg(long, env = "PRESENCE_WRITE_TIMEOUT_MS", default_value_t = 5_000)]
+    pub write_timeout_ms: u64,
+
+    /// How long shutdown waits for sockets to close (ms).
+    #[arg(long, env = "PRESENCE_SHUTDOWN_TIMEOUT_MS", default_value_t = 5_000)]
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for Config {
+    /// The settings the binary has with no flags (the `PRESENCE_*` environment still
+    /// applies).
+    fn default() -> Self {
+        Self::parse_from(["presence-server"])
+    }
+}
+
+/// Why the server refuses to start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "refusing to listen on {0} without a JWT secret: anyone could mint tokens with the \
+         development route. Set --jwt-secret (PRESENCE_JWT_SECRET), or bind a loopback \
+         address such as 127.0.0.1:8080 for development mode"
+    )]
+    PublicBindWithoutSecret(SocketAddr),
+    #[error("--jwt-secret must be at least 32 bytes (got {0})")]
+    ShortSecret(usize),
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+    #[error("--store redis is not available in this build yet; use --store memory")]
+    RedisUnavailable,
+}
+
+impl Config {
+    /// Checks the settings against the address actually bound.
+    pub fn check(&self, bound: SocketAddr) -> Result<(), ConfigError> {
+        match &self.jwt_secret {
+            None if !bound.ip().is_loopback() => {
+                return Err(ConfigError::PublicBindWithoutSecret(bound))
+            }
+            Some(s) if s.len() < 32 => return Err(ConfigError::ShortSecret(s.len())),
+            _ => {}
+        }
+        for (name, value) in [
+            ("--ping-interval-ms", self.ping_interval_ms),
+            ("--dead-after-ms", self.dead_after_ms),
+            ("--coalesce-ms", self.coalesce_ms),
+            ("--typing-ttl-ms", self.typing_ttl_ms),
+            ("--heartbeat-ms", self.heartbeat_ms),
+            ("--rate-per-sec", u64::from(self.rate_per_sec)),
+            ("--rate-burst", u64::from(self.rate_burst)),
+            ("--outbound-queue", self.outbound_queue as u64),
+            ("--max-frame-bytes", self.max_frame_bytes as u64),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        if self.store == StoreKind::Redis {
+            return Err(ConfigError::RedisUnavailable);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = Config::default();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.store, StoreKind::Memory);
+        assert_eq!(
+            (c.grace_ms, c.typing_ttl_ms, c.heartbeat_ms),
+            (5_000, 5_000, 25_000)
+        );
+        assert_eq!(
+            (c.ping_interval_ms, c.dead_after_ms, c.coalesce_ms),
+            (10_000, 20_000, 50)
+        );
+        assert_eq!(c.redis_prefix, "presence");
+    }
+
+    #[test]
+    fn public_bind_needs_a_secret() {
+        let c = Config::default();
+        let public: SocketAddr = "0.0.0.0:8080".parse().unwrap_or_else(|_| unreachable!());
+        assert!(matches!(
+            c.check(public),
+            Err(ConfigError::PublicBindWithoutSecret(_))
+        ));
+        let c = Config {
+            jwt_secret: Some("x".repeat(32)),
+            ..Config::default()
+        };
+        assert!(c.check(public).is_ok());
+        assert!(c
+            .check("[::1]:1".parse().unwrap_or_else(|_| unreachable!()))
+            .is_ok());
+    }
+}

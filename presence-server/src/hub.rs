@@ -1,0 +1,493 @@
+//! This node's sessions and what they listen to: local fan-out only.
+//!
+//! The hub maps rooms and watched users to local sessions. An event is serialized once
+//! per view (see [`events`](crate::events)) and the same bytes go to every recipient.
+//! Room changes are coalesced: they wait in the room's pending diff and go out as one
+//! `room_diff` per room per window, when [`Hub::flush`] runs.
+//!
+//! Sending never waits. Each session has a bounded outbound queue; a session whose
+//! queue is full is not buffered for, but killed (its socket closes and the client
+//! reconnects and resyncs), so one slow client never holds up the others.
+//!
+//! A session that just joined a room (or watched a user) is *held* for that topic until
+//! its state frame is queued: events that arrive meanwhile wait behind it, so the
+//! client never sees a diff older than the state it applies it to.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use presence_protocol::{Presence, ServerFrame};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{Event, RoomChange};
+use crate::metrics;
+
+/// Frames that may wait behind a held session's state frame before it is killed.
+const MAX_HELD: usize = 256;
+
+/// Identifies a session on this node.
+pub type LocalId = u64;
+
+/// The sending side of a session's outbound queue.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<Message>,
+    kill: CancellationToken,
+}
+
+impl Outbox {
+    pub fn new(tx: mpsc::Sender<Message>, kill: CancellationToken) -> Self {
+        Self { tx, kill }
+    }
+
+    /// Queues a text frame, or kills the session if its queue is full.
+    pub fn send(&self, frame: Utf8Bytes) {
+        self.send_message(Message::Text(frame));
+    }
+
+    /// Queues any WebSocket message, or kills the session if its queue is full.
+    pub fn send_message(&self, message: Message) {
+        if self.tx.try_send(message).is_err() && !self.kill.is_cancelled() {
+            metrics::slow_client_killed();
+            self.kill.cancel();
+        }
+    }
+
+    /// Queues a protocol frame.
+    pub fn send_frame(&self, frame: &ServerFrame) {
+        self.send(to_bytes(frame));
+    }
+
+    /// Cancelled when the session must end because it could not keep up.
+    pub fn killed(&self) -> &CancellationToken {
+        &self.kill
+    }
+}
+
+#[derive(Debug)]
+struct LocalSession {
+    user: String,
+    out: Outbox,
+}
+
+/// One subscription of a session to a room or a watched user.
+#[derive(Debug, Default)]
+struct Sub {
+    /// `Some` while the state frame is being prepared: frames wait here.
+    held: Option<Vec<Utf8Bytes>>,
+}
+
+#[derive(Debug, Default)]
+struct LocalRoom {
+    subs: HashMap<LocalId, Sub>,
+    /// Pending changes by user, in first-change order.
+    public: Vec<(String, RoomChange)>,
+    own: Vec<(String, RoomChange)>,
+    count: u64,
+    dirty: bool,
+    count_sent: Option<(u64, Instant)>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    sessions: HashMap<LocalId, LocalSession>,
+    rooms: HashMap<String, LocalRoom>,
+    watchers: HashMap<String, HashMap<LocalId, Sub>>,
+    dirty_rooms: Vec<String>,
+    next_id: LocalId,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct Hub {
+    /// A `std::sync::Mutex`: held for bounded, await-free work only (map updates,
+    /// serializing an event once, `try_send`s).
+    inner: Mutex<Inner>,
+    large_room: u64,
+    room_count_interval: Duration,
+}
+
+/// Whether a subscribe or unsubscribe changed this node's interest in a topic (the
+/// broker is told only then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    First,
+    Last,
+    Unchanged,
+}
+
+fn to_bytes(frame: &ServerFrame) -> Utf8Bytes {
+    metrics::frame_out(frame.type_name());
+    Utf8Bytes::from(frame.to_json())
+}
+
+fn send_to(
+    sessions: &HashMap<LocalId, LocalSession>,
+    id: LocalId,
+    sub: &mut Sub,
+    frame: &Utf8Bytes,
+) {
+    let Some(session) = sessions.get(&id) else {
+        return;
+    };
+    match &mut sub.held {
+        Some(held) if held.len() < MAX_HELD => held.push(frame.clone()),
+        Some(_) => session.out.kill.cancel(),
+        None => session.out.send(frame.clone()),
+    }
+}
+
+impl Hub {
+    pub fn new(large_room: u64, room_count_interval: Duration) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            large_room,
+            room_count_interval,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds a session; it receives nothing until it subscribes to something.
+    pub fn register(&self, user: &str, out: Outbox) -> LocalId {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let id = inner.next_id;
+        inner.sessions.insert(
+            id,
+            LocalSession {
+                user: user.to_owned(),
+                out,
+            },
+        );
+        id
+    }
+
+    /// Removes a session and all its subscriptions; returns the topics this node no
+    /// longer needs.
+    pub fn unregister(
+        &self,
+        id: LocalId,
+        rooms: &[String],
+        users: &[String],
+    ) -> (Vec<String>, Vec<String>) {
+        let mut inner = self.lock();
+        inner.sessions.remove(&id);
+        let rooms = rooms
+            .iter()
+            .filter(|r| Self::remove_room_sub(&mut inner, r, id) == Interest::Last)
+            .cloned()
+            .collect();
+        let users = users
+            .iter()
+            .filter(|u| Self::remove_watch(&mut inner, u, id) == Interest::Last)
+            .cloned()
+            .collect();
+        (rooms, users)
+    }
+
+    /// Subscribes a session to a room, held until [`release_room`](Self::release_room).
+    pub fn subscribe_room(&self, room: &str, id: LocalId) -> Interest {
+        let mut inner = self.lock();
+        let first = !inner.rooms.contains_key(room);
+        let r = inner.rooms.entry(room.to_owned()).or_default();
+        r.subs.entry(id).or_default().held = Some(Vec::new());
+        if first {
+            metrics::local_rooms(inner.rooms.len());
+            Interest::First
+        } else {
+            Interest::Unchanged
+        }
+    }
+
+    /// Queues the state frame of a held room subscription, then what waited behind it.
+    /// The room's member count is taken from the state.
+    pub fn release_room(&self, room: &str, id: LocalId, state: &ServerFrame, count: u64) {
+        let bytes = to_bytes(state);
+        let mut inner = self.lock();
+        let Inner {
+            sessions, rooms, ..
+        } = &mut *inner;
+        let Some(r) = rooms.get_mut(room) else { return };
+        if !r.dirty {
+            r.count = count;
+        }
+        let Some(sub) = r.subs.get_mut(&id) else {
+            return;
+        };
+        let held = sub.held.take().unwrap_or_default();
+        if let Some(s) = sessions.get(&id) {
+            s.out.send(bytes);
+            held.into_iter().for_each(|f| s.out.send(f));
+        }
+    }
+
+    pub fn unsubscribe_room(&self, room: &str, id: LocalId) -> Interest {
+        Self::remove_room_sub(&mut self.lock(), room, id)
+    }
+
+    fn remove_room_sub(inner: &mut Inner, room: &str, id: LocalId) -> Interest {
+        let Some(r) = inner.rooms.get_mut(room) else {
+            return Interest::Unchanged;
+        };
+        if r.subs.remove(&id).is_none() || !r.subs.is_empty() {
+            return Interest::Unchanged;
+        }
+        inner.rooms.remove(room);
+        metrics::local_rooms(inner.rooms.len());
+        Interest::Last
+    }
+
+    /// Subscribes a session to a user's presence, held until
+    /// [`release_watch`](Self::release_watch).
+    pub fn subscribe_watch(&self, user: &str, id: LocalId) -> Interest {
+        let mut inner = self.lock();
+        let first = !inner.watchers.contains_key(user);
+        inner
+            .watchers
+            .entry(user.to_owned())
+            .or_default()
+            .entry(id)
+            .or_default()
+            .held = Some(Vec::new());
+        if first {
+            Interest::First
+        } else {
+            Interest::Unchanged
+        }
+    }
+
+    /// Queues `presence_state` to a session, then releases its held watches of `users`.
+    pub fn release_watch(&self, users: &[String], id: LocalId, state: &ServerFrame) {
+        let bytes = to_bytes(state);
+        let mut inner = self.lock();
+        let Inner {
+            sessions, watchers, ..
+        } = &mut *inner;
+        let Some(s) = sessions.get(&id) else { return };
+        s.out.send(bytes);
+        for user in users {
+            if let Some(sub) = watchers.get_mut(user).and_then(|w| w.get_mut(&id)) {
+                sub.held
+                    .take()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .for_each(|f| s.out.send(f));
+            }
+        }
+    }
+
+    pub fn unwatch(&self, user: &str, id: LocalId) -> Interest {
+        Self::remove_watch(&mut self.lock(), user, id)
+    }
+
+    fn remove_watch(inner: &mut Inner, user: &str, id: LocalId) -> Interest {
+        let Some(w) = inner.watchers.get_mut(user) else {
+            return Interest::Unchanged;
+        };
+        if w.remove(&id).is_none() || !w.is_empty() {
+            return Interest::Unchanged;
+        }
+        inner.watchers.remove(user);
+        Interest::Last
+    }
+
+    /// Takes an event from the broker.
+    pub fn deliver(&self, event: &Event) {
+        let mut inner = self.lock();
+        match event {
+            Event::Room {
+                room,
+                user,
+                public,
+                own,
+                count,
+            } => {
+                let Some(r) = inner.rooms.get_mut(room) else {
+                    return;
+                };
+                r.count = *count;
+                if let Some(change) = public {
+                    pend(&mut r.public, user, change.clone());
+                }
+                if let Some(change) = own {
+                    pend(&mut r.own, user, change.clone());
+                }
+                if !r.dirty {
+                    r.dirty = true;
+                    inner.dirty_rooms.push(room.clone());
+                }
+            }
+            Event::Typing { room, user, typing } => {
+                // Typing goes out at once, after the room's pending changes, so a
+                // client never sees a user type before it sees them join.
+                self.flush_room(&mut inner, room, Instant::now());
+                let Inner {
+                    sessions, rooms, ..
+                } = &mut *inner;
+                let Some(r) = rooms.get_mut(room) else { return };
+                let frame = to_bytes(&ServerFrame::Typing {
+                    room: room.clone(),
+                    user: user.clone(),
+                    typing: *typing,
+                });
+                for (id, sub) in &mut r.subs {
+                    if sessions.get(id).is_some_and(|s| s.user != *user) {
+                        send_to(sessions, *id, sub, &frame);
+                    }
+                }
+            }
+            Event::User { user, public, own } => {
+                let Inner {
+                    sessions, watchers, ..
+                } = &mut *inner;
+                let Some(w) = watchers.get_mut(user) else {
+                    return;
+                };
+                let public_frame = public.as_ref().map(presence_frame);
+                let own_frame = match own {
+                    Some(o) if Some(o) == public.as_ref() => public_frame.clone(),
+                    Some(o) => Some(presence_frame(o)),
+                    None => None,
+                };
+                for (id, sub) in w.iter_mut() {
+                    let is_own = sessions.get(id).is_some_and(|s| s.user == *user);
+                    if let Some(frame) = if is_own { &own_frame } else { &public_frame } {
+                        send_to(sessions, *id, sub, frame);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends every pending room diff (or, in a large room, the count). Called once per
+    /// coalescing window.
+    pub fn flush(&self) {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        let dirty = std::mem::take(&mut inner.dirty_rooms);
+        for room in dirty {
+            self.flush_room(&mut inner, &room, now);
+        }
+    }
+
+    fn flush_room(&self, inner: &mut Inner, room: &str, now: Instant) {
+        let Inner {
+            sessions,
+            rooms,
+            dirty_rooms,
+            ..
+        } = inner;
+        let Some(r) = rooms.get_mut(room) else { return };
+        if !r.dirty {
+            return;
+        }
+        if r.count > self.large_room {
+            // A large room sends its count instead of diffs, at most once an interval;
+            // a change inside the interval waits for the next flush.
+            r.public.clear();
+            r.own.clear();
+            let due = r
+                .count_sent
+                .is_none_or(|(_, at)| now.duration_since(at) >= self.room_count_interval);
+            if r.count_sent.is_some_and(|(sent, _)| sent == r.count) {
+                r.dirty = false;
+                return;
+            }
+            if !due {
+                if !dirty_rooms.iter().any(|d| d == room) {
+                    dirty_rooms.push(room.to_owned());
+                }
+                return;
+            }
+            r.dirty = false;
+            r.count_sent = Some((r.count, now));
+            let frame = to_bytes(&ServerFrame::RoomCount {
+                room: room.to_owned(),
+                count: r.count,
+            });
+            for (id, sub) in &mut r.subs {
+                send_to(sessions, *id, sub, &frame);
+            }
+            return;
+        }
+        r.dirty = false;
+        r.count_sent = None;
+        let public = std::mem::take(&mut r.public);
+        let own = std::mem::take(&mut r.own);
+        let public_frame = (!public.is_empty()).then(|| to_bytes(&diff_frame(room, public.iter())));
+        // Users whose own view differs get the public diff with their entry swapped.
+        let own_frames: HashMap<&str, Utf8Bytes> = own
+            .iter()
+            .map(|(user, change)| {
+                let entries = public
+                    .iter()
+                    .filter(|(u, _)| u != user)
+                    .chain(std::iter::once(&(user.clone(), change.clone())))
+                    .map(|(u, c)| (u.clone(), c.clone()))
+                    .collect::<Vec<_>>();
+                (user.as_str(), to_bytes(&diff_frame(room, entries.iter())))
+            })
+            .collect();
+        let own_users: HashSet<&str> = own_frames.keys().copied().collect();
+        for (id, sub) in &mut r.subs {
+            let Some(s) = sessions.get(id) else { continue };
+            let frame = if own_users.contains(s.user.as_str()) {
+                own_frames.get(s.user.as_str())
+            } else {
+                public_frame.as_ref()
+            };
+            if let Some(frame) = frame {
+                send_to(sessions, *id, sub, frame);
+            }
+        }
+    }
+
+    /// Local sessions, for metrics and tests.
+    pub fn session_count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+}
+
+fn presence_frame(p: &Presence) -> Utf8Bytes {
+    to_bytes(&ServerFrame::Presence {
+        presence: p.clone(),
+    })
+}
+
+fn pend(pending: &mut Vec<(String, RoomChange)>, user: &str, change: RoomChange) {
+    match pending.iter_mut().find(|(u, _)| u == user) {
+        Some((_, existing)) => {
+            let old = std::mem::replace(existing, RoomChange::Leave);
+            *existing = old.merge(change);
+        }
+        None => pending.push((user.to_owned(), change)),
+    }
+}
+
+fn diff_frame<'a>(
+    room: &str,
+    entries: impl Iterator<Item = &'a (String, RoomChange)>,
+) -> ServerFrame {
+    let (mut joins, mut leaves, mut updates) = (Vec::new(), Vec::new(), Vec::new());
+    for (user, change) in entries {
+        match change {
+            RoomChange::Join(p) => joins.push(p.clone()),
+            RoomChange::Leave => leaves.push(user.clone()),
+            RoomChange::Update(p) => updates.push(p.clone()),
+        }
+    }
+    ServerFrame::RoomDiff {
+        room: room.to_owned(),
+        joins,
+        leaves,
+        updates,
+    }
+}

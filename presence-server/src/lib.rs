@@ -1,0 +1,184 @@
+//! presence-server: who is online, away, busy or offline, who is typing, when someone
+//! was last seen, across tabs, devices and (with Redis) server nodes.
+//!
+//! # Layout
+//!
+//! - [`config`]: every setting, as a flag and a `PRESENCE_*` environment variable.
+//! - [`http`]: the routes: `GET /v1/ws`, `/healthz`, `/readyz`, `/metrics`, and
+//!   `POST /dev/token` in development mode. [`app`] builds the router.
+//! - [`session`]: one task per WebSocket: `hello`, frame validation, rate limits,
+//!   pings and dead-connection detection, and a writer task draining a bounded queue.
+//! - [`service`]: the presence rules. A request becomes one atomic store step; the
+//!   change it reports becomes events (joins, leaves, updates, typing, presence).
+//! - [`presence`]: the user record and the effective-status and privacy rules, as pure
+//!   functions.
+//! - [`store`]: the [`Store`](store::Store) trait, whose doc comment is the contract,
+//!   and its backends (`store/memory.rs`).
+//! - [`broker`]: the [`Broker`](broker::Broker) trait that carries events between
+//!   nodes, and its backends (`broker/memory.rs`).
+//! - [`hub`]: this node's sessions by room and watched user; serializes each event
+//!   once, coalesces room diffs, never blocks on a slow client.
+//! - [`timers`]: every deadline (grace, typing, custom status expiry) in one sorted set
+//!   with one task.
+//! - [`auth`]: JWT verification (HS256) and room/watch patterns.
+//! - [`metrics`]: the Prometheus metric names.
+//!
+//! The binary (`main.rs`) parses the config, sets up logging, binds and calls [`run`].
+
+pub mod auth;
+pub mod broker;
+pub mod clock;
+pub mod config;
+pub mod events;
+pub mod http;
+pub mod hub;
+pub mod metrics;
+pub mod presence;
+pub mod service;
+pub mod session;
+pub mod store;
+pub mod timers;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use crate::config::{Config, ConfigError};
+pub use crate::http::{app, AppState};
+
+use crate::auth::Auth;
+use crate::broker::memory::MemoryBroker;
+use crate::hub::Hub;
+use crate::service::Service;
+use crate::store::memory::MemoryStore;
+
+/// Builds the service for `config` on an address that is already bound. In development
+/// mode (no secret) the secret is random and logged as a warning.
+pub fn build(config: Config, bound: std::net::SocketAddr) -> Result<Arc<Service>, ConfigError> {
+    config.check(bound)?;
+    let (auth, dev_mode) = match &config.jwt_secret {
+        Some(secret) => (Auth::hs256(secret.as_bytes()), false),
+        None => {
+            use rand::RngCore;
+            let mut secret = [0u8; 32];
+            rand::rng().fill_bytes(&mut secret);
+            (Auth::hs256(&secret), true)
+        }
+    };
+    let hub = Arc::new(Hub::new(
+        config.large_room_threshold,
+        Duration::from_millis(presence_protocol::limits::ROOM_COUNT_INTERVAL_MS),
+    ));
+    let store = Arc::new(MemoryStore::new());
+    let broker = Arc::new(MemoryBroker::new(hub.clone()));
+    Ok(Arc::new(Service::new(
+        Arc::new(config),
+        auth,
+        dev_mode,
+        store,
+        broker,
+        hub,
+    )))
+}
+
+/// Serves on `listener` until `shutdown` completes, then closes every session with
+/// 1012 and returns once they are closed (or the shutdown timeout passed).
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let bound = listener.local_addr()?;
+    let service = build(config, bound)?;
+    if service.dev_mode {
+        tracing::warn!(
+            "DEVELOPMENT MODE: no --jwt-secret (PRESENCE_JWT_SECRET) is set, so tokens are \
+             signed with a random secret and anyone who can reach http://{bound} can get one \
+             from POST /dev/token. Set a secret for anything but local development."
+        );
+    }
+    tracing::info!(%bound, node = %service.node_id, store = ?service.config.store, "presence-server listening");
+
+    let stop = CancellationToken::new();
+    let sessions = TaskTracker::new();
+    let state = AppState {
+        service: service.clone(),
+        metrics: metrics::install(),
+        shutdown: stop.clone(),
+        sessions: sessions.clone(),
+    };
+
+    let background = tokio::spawn(background_tasks(service.clone(), stop.clone()));
+
+    let serve_stop = stop.clone();
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = serve_stop.cancelled() => {}
+            }
+            tracing::info!("shutting down: closing sessions with 1012");
+            serve_stop.cancel();
+        })
+        .await?;
+    stop.cancel();
+    sessions.close();
+    let timeout = Duration::from_millis(service.config.shutdown_timeout_ms);
+    if tokio::time::timeout(timeout, sessions.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some sessions did not close within {timeout:?}");
+    }
+    background.abort();
+    Ok(())
+}
+
+/// The node's periodic work: the timers and the coalescing flush.
+async fn background_tasks(service: Arc<Service>, stop: CancellationToken) {
+    let timers = {
+        let service = service.clone();
+        let stop = stop.clone();
+        async move {
+            let timers = service.timers.clone();
+            timers.run(stop, |key, at| service.on_timer(key, at)).await;
+        }
+    };
+    let flush = async {
+        let mut tick = tokio::time::interval(Duration::from_millis(service.config.coalesce_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => service.hub.flush(),
+            }
+        }
+    };
+    tokio::join!(timers, flush);
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

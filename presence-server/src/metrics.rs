@@ -1,0 +1,65 @@
+//! Prometheus metrics, recorded with the `metrics` crate and rendered by
+//! `metrics-exporter-prometheus` at `GET /metrics`. All names in one place.
+
+use std::sync::OnceLock;
+
+use metrics::{counter, gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide recorder (once; later servers in the same process, as
+/// in tests, share it) and returns the handle that renders it.
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new().install_recorder();
+            if let Err(e) = &handle {
+                tracing::warn!("metrics recorder not installed: {e}");
+            }
+            handle.ok()
+        })
+        .clone()
+}
+
+pub fn connection_opened() {
+    gauge!("presence_connections").increment(1.0);
+    counter!("presence_connections_total").increment(1);
+}
+
+pub fn connection_closed() {
+    gauge!("presence_connections").decrement(1.0);
+}
+
+/// A user's public status went from offline to something else (+1) or back (-1).
+pub fn users_online(delta: f64) {
+    gauge!("presence_users_online").increment(delta);
+}
+
+pub fn local_rooms(n: usize) {
+    gauge!("presence_rooms").set(n as f64);
+}
+
+pub fn frame_in(kind: &'static str) {
+    counter!("presence_frames_in_total", "type" => kind).increment(1);
+}
+
+pub fn frame_out(kind: &'static str) {
+    counter!("presence_frames_out_total", "type" => kind).increment(1);
+}
+
+pub fn error(code: &'static str) {
+    counter!("presence_errors_total", "code" => code).increment(1);
+}
+
+pub fn rate_limited() {
+    counter!("presence_rate_limited_total").increment(1);
+}
+
+pub fn closed_with(code: u16) {
+    counter!("presence_closes_total", "code" => code.to_string()).increment(1);
+}
+
+pub fn slow_client_killed() {
+    counter!("presence_slow_clients_killed_total").increment(1);
+}

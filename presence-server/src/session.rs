@@ -1,0 +1,331 @@
+//! One task per WebSocket: the handshake (`hello` within the time limit), reading and
+//! validating frames, rate limits, liveness (server pings, dead-connection detection),
+//! and the clean ends (shutdown, slow client, abuse). Writing happens in a second task
+//! that drains the session's bounded outbound queue, so a stuck socket write never
+//! stops the reader, the pings or the shutdown.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use presence_protocol::{limits::MAX_BAD_FRAMES, ClientFrame, CloseCode, ErrorCode, ServerFrame};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::Outbox;
+use crate::metrics;
+use crate::service::{Failure, Service, SessionCtx};
+
+/// Over-limit frames in a row (without one within the limit between them) after
+/// which the connection is closed with 4429.
+const RATE_ABUSE_FRAMES: u32 = 20;
+
+/// Close code for a session whose outbound queue overflowed: "try again later". Not
+/// one of the protocol's own codes; clients reconnect as on any unexpected close.
+const CLOSE_TOO_SLOW: u16 = 1013;
+/// Close code for a user over the session limit: "policy violation".
+const CLOSE_POLICY: u16 = 1008;
+
+/// How a session ended.
+enum End {
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+    /// The socket is gone or broken: nothing to send.
+    Lost,
+}
+
+/// Serves one upgraded socket until it ends.
+pub async fn serve(socket: WebSocket, service: Arc<Service>, shutdown: CancellationToken) {
+    metrics::connection_opened();
+    let (sink, mut stream) = socket.split();
+    let (tx, rx) = mpsc::channel(service.config.outbound_queue);
+    let kill = CancellationToken::new();
+    let out = Outbox::new(tx, kill.clone());
+    let writer = tokio::spawn(write_loop(
+        sink,
+        rx,
+        kill.clone(),
+        Duration::from_millis(service.config.write_timeout_ms),
+    ));
+
+    let end = match handshake(&service, &mut stream, &out, &shutdown).await {
+        Ok(mut ctx) => {
+            let end = run(&service, &mut ctx, &mut stream, &shutdown).await;
+            service.end(ctx).await;
+            end
+        }
+        Err(end) => end,
+    };
+    if let End::Close(code, reason) = end {
+        metrics::closed_with(code);
+        out.send_message(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        })));
+    }
+    // Dropping the last sender ends the writer once it has sent what is queued (the
+    // close frame included); a writer stuck on a dead socket is cut off.
+    drop(out);
+    let mut writer = writer;
+    if tokio::time::timeout(Duration::from_secs(2), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+    metrics::connection_closed();
+}
+
+/// Drains the outbound queue into the socket, batching what is queued into one flush.
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Message>,
+    kill: CancellationToken,
+    write_timeout: Duration,
+) {
+    while let Some(first) = rx.recv().await {
+        let closing = matches!(first, Message::Close(_));
+        let batch = async {
+            sink.feed(first).await?;
+            if !closing {
+                while let Ok(next) = rx.try_recv() {
+                    let close = matches!(next, Message::Close(_));
+                    sink.feed(next).await?;
+                    if close {
+                        break;
+                    }
+                }
+            }
+            sink.flush().await
+        };
+        match tokio::time::timeout(write_timeout, batch).await {
+            Ok(Ok(())) if !closing => {}
+            Ok(Ok(())) => break,
+            Ok(Err(_)) | Err(_) => {
+                // The peer does not take our bytes: end the session.
+                kill.cancel();
+                break;
+            }
+        }
+    }
+    let _ = sink.close().await;
+}
+
+type Stream = futures_util::stream::SplitStream<WebSocket>;
+
+/// Waits for `hello`, verifies the token and opens the session.
+async fn handshake(
+    service: &Arc<Service>,
+    stream: &mut Stream,
+    out: &Outbox,
+    shutdown: &CancellationToken,
+) -> Result<SessionCtx, End> {
+    let deadline = Instant::now() + Duration::from_millis(service.config.hello_timeout_ms);
+    let text = loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return Err(End::Close(CloseCode::Restarting.code(), "server restarting")),
+            () = sleep_until(deadline) => {
+                send_error(out, ErrorCode::Unauthorized, "no hello in time", None);
+                return Err(End::Close(CloseCode::HelloTimeout.code(), "no hello in time"));
+            }
+            m = stream.next() => m,
+        };
+        match message {
+            Some(Ok(Message::Text(text))) => break text,
+            Some(Ok(Message::Binary(_))) => {
+                send_error(
+                    out,
+                    ErrorCode::BadRequest,
+                    "binary frames are not supported",
+                    None,
+                );
+                return Err(End::Close(CloseCode::Unauthorized.code(), "expected hello"));
+            }
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Err(End::Lost),
+            Some(Ok(_)) => {} // pings and pongs before hello
+        }
+    };
+    if text.len() > service.config.max_frame_bytes {
+        return Err(End::Close(CloseCode::FrameTooBig.code(), "frame too big"));
+    }
+    let (token, device) = match ClientFrame::decode(&text) {
+        Ok(ClientFrame::Hello { token, device, .. }) => (token, device),
+        Ok(other) => {
+            send_error(
+                out,
+                ErrorCode::Unauthorized,
+                format!(
+                    "the first frame must be `hello`, got `{}`",
+                    other.type_name()
+                ),
+                other.reference(),
+            );
+            return Err(End::Close(CloseCode::Unauthorized.code(), "expected hello"));
+        }
+        Err(e) => {
+            send_error(out, ErrorCode::BadRequest, e.message, e.reference);
+            return Err(End::Close(CloseCode::Unauthorized.code(), "expected hello"));
+        }
+    };
+    metrics::frame_in("hello");
+    let identity = match service.auth.verify(&token.0) {
+        Ok(identity) => identity,
+        Err(message) => {
+            send_error(out, ErrorCode::Unauthorized, message, None);
+            return Err(End::Close(CloseCode::Unauthorized.code(), "unauthorized"));
+        }
+    };
+    let device = device.unwrap_or_else(|| "unknown".to_owned());
+    match service.open(identity, device, out.clone()).await {
+        Ok((ctx, welcome)) => {
+            out.send_frame(&welcome);
+            tracing::debug!(user = %ctx.identity.user, session = %ctx.session, "session opened");
+            Ok(ctx)
+        }
+        Err(f) => {
+            send_error(out, f.code, f.message, None);
+            Err(End::Close(
+                if f.code == ErrorCode::TooMany {
+                    CLOSE_POLICY
+                } else {
+                    CloseCode::Restarting.code()
+                },
+                "session refused",
+            ))
+        }
+    }
+}
+
+/// The session's main loop, after `welcome`.
+async fn run(
+    service: &Arc<Service>,
+    ctx: &mut SessionCtx,
+    stream: &mut Stream,
+    shutdown: &CancellationToken,
+) -> End {
+    let config = &service.config;
+    let limiter = rate_limiter(config.rate_per_sec, config.rate_burst);
+    let mut over_limit_streak = 0u32;
+    let mut bad_frames = 0u32;
+    let dead_after = Duration::from_millis(config.dead_after_ms);
+    let mut last_inbound = Instant::now();
+    let mut ping = tokio::time::interval_at(
+        Instant::now() + Duration::from_millis(config.ping_interval_ms),
+        Duration::from_millis(config.ping_interval_ms),
+    );
+    let kill = ctx.out.killed().clone();
+    loop {
+        let message = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return End::Close(CloseCode::Restarting.code(), "server restarting"),
+            () = kill.cancelled() => return End::Close(CLOSE_TOO_SLOW, "client too slow"),
+            () = sleep_until(last_inbound + dead_after) => {
+                tracing::debug!(session = %ctx.session, "no frame or pong in time: dead");
+                return End::Lost;
+            }
+            _ = ping.tick() => {
+                ctx.out.send_message(Message::Ping(Default::default()));
+                continue;
+            }
+            m = stream.next() => m,
+        };
+        let text = match message {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(_))) => {
+                last_inbound = Instant::now();
+                bad_frames += 1;
+                send_error(
+                    &ctx.out,
+                    ErrorCode::BadRequest,
+                    "binary frames are not supported",
+                    None,
+                );
+                if bad_frames >= MAX_BAD_FRAMES {
+                    return End::Close(CloseCode::ProtocolAbuse.code(), "too many bad frames");
+                }
+                continue;
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                last_inbound = Instant::now();
+                continue;
+            }
+            Some(Ok(Message::Close(_))) | None => return End::Lost,
+            Some(Err(e)) => {
+                return if is_capacity_error(&e) {
+                    End::Close(CloseCode::FrameTooBig.code(), "frame too big")
+                } else {
+                    End::Lost
+                };
+            }
+        };
+        last_inbound = Instant::now();
+        if text.len() > config.max_frame_bytes {
+            return End::Close(CloseCode::FrameTooBig.code(), "frame too big");
+        }
+        if limiter.check().is_err() {
+            metrics::rate_limited();
+            over_limit_streak += 1;
+            if over_limit_streak == 1 {
+                send_error(
+                    &ctx.out,
+                    ErrorCode::RateLimited,
+                    "slow down: too many frames",
+                    None,
+                );
+            }
+            if over_limit_streak >= RATE_ABUSE_FRAMES {
+                return End::Close(CloseCode::RateLimitAbuse.code(), "rate limit abuse");
+            }
+            continue;
+        }
+        over_limit_streak = 0;
+        let frame = match ClientFrame::decode(&text) {
+            Ok(frame) => frame,
+            Err(e) => {
+                bad_frames += 1;
+                send_error(&ctx.out, ErrorCode::BadRequest, e.message, e.reference);
+                if bad_frames >= MAX_BAD_FRAMES {
+                    return End::Close(CloseCode::ProtocolAbuse.code(), "too many bad frames");
+                }
+                continue;
+            }
+        };
+        metrics::frame_in(frame.type_name());
+        let reference = frame.reference();
+        match service.handle(ctx, frame).await {
+            Ok(Some(answer)) => ctx.out.send_frame(&answer),
+            Ok(None) => {}
+            Err(Failure { code, message }) => {
+                if code == ErrorCode::BadRequest {
+                    bad_frames += 1;
+                }
+                send_error(&ctx.out, code, message, reference);
+                if bad_frames >= MAX_BAD_FRAMES {
+                    return End::Close(CloseCode::ProtocolAbuse.code(), "too many bad frames");
+                }
+            }
+        }
+    }
+}
+
+fn rate_limiter(per_sec: u32, burst: u32) -> DefaultDirectRateLimiter {
+    let per_sec = NonZeroU32::new(per_sec).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst).unwrap_or(per_sec);
+    RateLimiter::direct(Quota::per_second(per_sec).allow_burst(burst))
+}
+
+fn is_capacity_error(e: &axum::Error) -> bool {
+    // axum wraps tungstenite's error; a message over `max_message_size` is a
+    // capacity error whose text says so.
+    let text = e.to_string();
+    text.contains("Space limit exceeded") || text.contains("too long") || text.contains("Capacity")
+}
+
+fn send_error(out: &Outbox, code: ErrorCode, message: impl Into<String>, reference: Option<u64>) {
+    metrics::error(code.as_str());
+    out.send_frame(&ServerFrame::error(code, message, reference));
+}
