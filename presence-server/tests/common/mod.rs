@@ -1,0 +1,265 @@
+//! Test harness: the real server on 127.0.0.1:0 in this process, and real WebSocket
+//! clients (tokio-tungstenite) that speak the protocol.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use presence_protocol::{ServerFrame, WS_PATH};
+use presence_server::auth::{Auth, Claims};
+use presence_server::Config;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret!";
+
+/// How long `recv` waits for a frame that should come.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A server running in this process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Settings for tests: the defaults with short timings, and a known secret.
+pub fn test_config() -> Config {
+    Config {
+        jwt_secret: Some(SECRET.to_owned()),
+        grace_ms: 400,
+        typing_ttl_ms: 400,
+        coalesce_ms: 20,
+        hello_timeout_ms: 2_000,
+        shutdown_timeout_ms: 2_000,
+        ..Config::default()
+    }
+}
+
+impl TestServer {
+    /// Starts the server with [`test_config`].
+    pub async fn start() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    /// Starts the server with [`test_config`] changed by `f`.
+    pub async fn with(f: impl FnOnce(&mut Config)) -> Self {
+        let mut config = test_config();
+        f(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(presence_server::run(listener, config, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{}", self.addr, WS_PATH)
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A connected client that said hello as `user` (name = user with a capital).
+    pub async fn client(&self, user: &str) -> Client {
+        self.client_with(&token(user)).await
+    }
+
+    /// A connected client that said hello with this token.
+    pub async fn client_with(&self, token: &str) -> Client {
+        let mut c = Client::connect(self).await;
+        c.hello(token).await;
+        c
+    }
+
+    /// Graceful shutdown; waits for `run` to return.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => tokio::time::timeout(Duration::from_secs(10), task).await??,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// A token for `user`, valid for an hour, no patterns.
+pub fn token(user: &str) -> String {
+    token_with(user, None, None, 3600)
+}
+
+/// A token with patterns and a lifetime in seconds (negative: already expired).
+pub fn token_with(
+    user: &str,
+    rooms: Option<&[&str]>,
+    watch: Option<&[&str]>,
+    ttl_s: i64,
+) -> String {
+    let now = presence_server::clock::now_ms() as i64 / 1000;
+    let mut name = user.to_owned();
+    if let Some(first) = name.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    let claims = Claims {
+        sub: user.to_owned(),
+        name: Some(name),
+        exp: (now + ttl_s) as u64,
+        rooms: rooms.map(|r| r.iter().map(|s| (*s).to_owned()).collect()),
+        watch: watch.map(|r| r.iter().map(|s| (*s).to_owned()).collect()),
+    };
+    Auth::hs256(SECRET.as_bytes()).sign(&claims).unwrap()
+}
+
+/// What `recv_raw` saw.
+#[derive(Debug)]
+pub enum Incoming {
+    Frame(ServerFrame),
+    Close(Option<u16>),
+}
+
+/// A real WebSocket client.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The `welcome`, once hello succeeded.
+    pub welcome: Option<ServerFrame>,
+}
+
+impl Client {
+    /// Connects without saying hello.
+    pub async fn connect(server: &TestServer) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(server.ws_url())
+            .await
+            .unwrap();
+        Self { ws, welcome: None }
+    }
+
+    /// Says hello and expects `welcome`.
+    pub async fn hello(&mut self, token: &str) {
+        self.send(json!({"type": "hello", "token": token, "device": "test"}))
+            .await;
+        let frame = self.recv().await;
+        assert!(
+            matches!(frame, ServerFrame::Welcome { .. }),
+            "expected welcome, got {frame:?}"
+        );
+        self.welcome = Some(frame);
+    }
+
+    /// The session id from `welcome`.
+    pub fn session(&self) -> String {
+        match &self.welcome {
+            Some(ServerFrame::Welcome { session, .. }) => session.clone(),
+            _ => panic!("no welcome yet"),
+        }
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(frame.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.ws.send(Message::text(text.into())).await.unwrap();
+    }
+
+    /// The next protocol frame or close, within `within`; `None` on timeout.
+    pub async fn recv_raw(&mut self, within: Duration) -> Option<Incoming> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()?;
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let frame = ServerFrame::decode(&t)
+                        .unwrap_or_else(|e| panic!("server sent an undecodable frame {t}: {e}"));
+                    return Some(Incoming::Frame(frame));
+                }
+                Some(Ok(Message::Close(c))) => {
+                    return Some(Incoming::Close(c.map(|c| u16::from(c.code))))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Some(Incoming::Close(None)),
+            }
+        }
+    }
+
+    /// The next protocol frame; panics on close or after [`WAIT`].
+    pub async fn recv(&mut self) -> ServerFrame {
+        match self.recv_raw(WAIT).await {
+            Some(Incoming::Frame(f)) => f,
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    /// Skips frames until one matches; panics after [`WAIT`].
+    pub async fn recv_until(&mut self, mut pred: impl FnMut(&ServerFrame) -> bool) -> ServerFrame {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.recv_raw(left).await {
+                Some(Incoming::Frame(f)) if pred(&f) => return f,
+                Some(Incoming::Frame(_)) => continue,
+                other => panic!("expected a matching frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Asserts no protocol frame arrives for `d`.
+    pub async fn expect_silence(&mut self, d: Duration) {
+        if let Some(x) = self.recv_raw(d).await {
+            panic!("expected silence, got {x:?}");
+        }
+    }
+
+    /// Reads until the server closes; returns the close code (`None` if the socket
+    /// just ended). Frames before the close are returned too.
+    pub async fn expect_close(&mut self) -> (Vec<ServerFrame>, Option<u16>) {
+        let mut frames = Vec::new();
+        loop {
+            match self.recv_raw(WAIT).await {
+                Some(Incoming::Frame(f)) => frames.push(f),
+                Some(Incoming::Close(code)) => return (frames, code),
+                None => panic!("expected a close, got nothing; frames so far: {frames:?}"),
+            }
+        }
+    }
+
+    /// `join` with a ref, and returns the `room_state`.
+    pub async fn join(&mut self, room: &str) -> ServerFrame {
+        self.send(json!({"type": "join", "room": room, "ref": 1}))
+            .await;
+        self.recv_until(|f| matches!(f, ServerFrame::RoomState { room: r, .. } if r == room))
+            .await
+    }
+
+    /// Closes the socket cleanly from the client side.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+
+    /// Drops the TCP connection without a close frame.
+    pub fn drop_connection(self) {
+        drop(self);
+    }
+}
