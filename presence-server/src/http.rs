@@ -104,18 +104,16 @@ struct DevTokenRequest {
     ttl_s: Option<u64>,
 }
 
-async fn dev_token(
-    State(state): State<AppState>,
-    body: Result<Json<DevTokenRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
+async fn dev_token(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let bad = |message: String| {
         (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response()
     };
-    let Json(req) = match body {
-        Ok(body) => body,
+    // Any content type: `curl -d '{"user":"alice"}'` sends a form type by default.
+    let req: DevTokenRequest = match serde_json::from_slice(&body) {
+        Ok(req) => req,
         Err(e) => {
             return bad(format!(
-                "expected JSON {{\"user\":\"alice\",\"name\":\"Alice\"}}: {e}"
+                r#"expected JSON such as {{"user":"alice","name":"Alice"}}: {e}"#
             ))
         }
     };

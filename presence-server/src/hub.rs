@@ -13,7 +13,7 @@
 //! its state frame is queued: events that arrive meanwhile wait behind it, so the
 //! client never sees a diff older than the state it applies it to.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -78,14 +78,26 @@ struct LocalSession {
 struct Sub {
     /// `Some` while the state frame is being prepared: frames wait here.
     held: Option<Vec<Utf8Bytes>>,
+    /// When the state frame's snapshot was read: pending changes delivered before then
+    /// are in the snapshot already and are not sent again.
+    snapshot_at: Option<Instant>,
+}
+
+/// A pending change of one user in a room.
+#[derive(Debug)]
+struct Pending {
+    user: String,
+    change: RoomChange,
+    /// When the newest change folded in here was delivered.
+    at: Instant,
 }
 
 #[derive(Debug, Default)]
 struct LocalRoom {
     subs: HashMap<LocalId, Sub>,
     /// Pending changes by user, in first-change order.
-    public: Vec<(String, RoomChange)>,
-    own: Vec<(String, RoomChange)>,
+    public: Vec<Pending>,
+    own: Vec<Pending>,
     count: u64,
     dirty: bool,
     count_sent: Option<(u64, Instant)>,
@@ -208,8 +220,15 @@ impl Hub {
     }
 
     /// Queues the state frame of a held room subscription, then what waited behind it.
-    /// The room's member count is taken from the state.
-    pub fn release_room(&self, room: &str, id: LocalId, state: &ServerFrame, count: u64) {
+    /// `snapshot_at` is when the state was read from the store (taken before the read).
+    pub fn release_room(
+        &self,
+        room: &str,
+        id: LocalId,
+        state: &ServerFrame,
+        count: u64,
+        snapshot_at: Instant,
+    ) {
         let bytes = to_bytes(state);
         let mut inner = self.lock();
         let Inner {
@@ -222,6 +241,7 @@ impl Hub {
         let Some(sub) = r.subs.get_mut(&id) else {
             return;
         };
+        sub.snapshot_at = Some(snapshot_at);
         let held = sub.held.take().unwrap_or_default();
         if let Some(s) = sessions.get(&id) {
             s.out.send(bytes);
@@ -314,11 +334,12 @@ impl Hub {
                     return;
                 };
                 r.count = *count;
+                let now = Instant::now();
                 if let Some(change) = public {
-                    pend(&mut r.public, user, change.clone());
+                    pend(&mut r.public, user, change.clone(), now);
                 }
                 if let Some(change) = own {
-                    pend(&mut r.own, user, change.clone());
+                    pend(&mut r.own, user, change.clone(), now);
                 }
                 if !r.dirty {
                     r.dirty = true;
@@ -422,30 +443,30 @@ impl Hub {
         r.count_sent = None;
         let public = std::mem::take(&mut r.public);
         let own = std::mem::take(&mut r.own);
-        let public_frame = (!public.is_empty()).then(|| to_bytes(&diff_frame(room, public.iter())));
-        // Users whose own view differs get the public diff with their entry swapped.
-        let own_frames: HashMap<&str, Utf8Bytes> = own
-            .iter()
-            .map(|(user, change)| {
-                let entries = public
-                    .iter()
-                    .filter(|(u, _)| u != user)
-                    .chain(std::iter::once(&(user.clone(), change.clone())))
-                    .map(|(u, c)| (u.clone(), c.clone()))
-                    .collect::<Vec<_>>();
-                (user.as_str(), to_bytes(&diff_frame(room, entries.iter())))
-            })
-            .collect();
-        let own_users: HashSet<&str> = own_frames.keys().copied().collect();
+        // One frame per view, shared by every recipient of that view: the public one,
+        // and one per user whose own view differs (their entry swapped in).
+        let mut shared: HashMap<Option<&str>, Option<Utf8Bytes>> = HashMap::new();
         for (id, sub) in &mut r.subs {
             let Some(s) = sessions.get(id) else { continue };
-            let frame = if own_users.contains(s.user.as_str()) {
-                own_frames.get(s.user.as_str())
-            } else {
-                public_frame.as_ref()
+            let own_entry = own.iter().find(|p| p.user == s.user);
+            let entries = || {
+                public
+                    .iter()
+                    .filter(move |p| own_entry.is_none() || p.user != s.user)
+                    .chain(own_entry)
+            };
+            let frame = match sub.snapshot_at.take() {
+                // Just joined: leave out what its room_state already showed.
+                Some(t) if entries().any(|p| p.at < t) => {
+                    diff_frame(room, entries().filter(|p| p.at >= t))
+                }
+                _ => shared
+                    .entry(own_entry.map(|_| s.user.as_str()))
+                    .or_insert_with(|| diff_frame(room, entries()))
+                    .clone(),
             };
             if let Some(frame) = frame {
-                send_to(sessions, *id, sub, frame);
+                send_to(sessions, *id, sub, &frame);
             }
         }
     }
@@ -462,32 +483,38 @@ fn presence_frame(p: &Presence) -> Utf8Bytes {
     })
 }
 
-fn pend(pending: &mut Vec<(String, RoomChange)>, user: &str, change: RoomChange) {
-    match pending.iter_mut().find(|(u, _)| u == user) {
-        Some((_, existing)) => {
-            let old = std::mem::replace(existing, RoomChange::Leave);
-            *existing = old.merge(change);
+fn pend(pending: &mut Vec<Pending>, user: &str, change: RoomChange, at: Instant) {
+    match pending.iter_mut().find(|p| p.user == user) {
+        Some(p) => {
+            let old = std::mem::replace(&mut p.change, RoomChange::Leave);
+            p.change = old.merge(change);
+            p.at = at;
         }
-        None => pending.push((user.to_owned(), change)),
+        None => pending.push(Pending {
+            user: user.to_owned(),
+            change,
+            at,
+        }),
     }
 }
 
-fn diff_frame<'a>(
-    room: &str,
-    entries: impl Iterator<Item = &'a (String, RoomChange)>,
-) -> ServerFrame {
+/// A `room_diff` of these changes, serialized; `None` when there are none.
+fn diff_frame<'a>(room: &str, entries: impl Iterator<Item = &'a Pending>) -> Option<Utf8Bytes> {
     let (mut joins, mut leaves, mut updates) = (Vec::new(), Vec::new(), Vec::new());
-    for (user, change) in entries {
-        match change {
-            RoomChange::Join(p) => joins.push(p.clone()),
-            RoomChange::Leave => leaves.push(user.clone()),
-            RoomChange::Update(p) => updates.push(p.clone()),
+    for p in entries {
+        match &p.change {
+            RoomChange::Join(presence) => joins.push(presence.clone()),
+            RoomChange::Leave => leaves.push(p.user.clone()),
+            RoomChange::Update(presence) => updates.push(presence.clone()),
         }
     }
-    ServerFrame::RoomDiff {
+    if joins.is_empty() && leaves.is_empty() && updates.is_empty() {
+        return None;
+    }
+    Some(to_bytes(&ServerFrame::RoomDiff {
         room: room.to_owned(),
         joins,
         leaves,
         updates,
-    }
+    }))
 }

@@ -323,6 +323,7 @@ impl Service {
                 .join(&ctx.identity.user, &ctx.session, &room, now)
                 .await?;
             self.publish_change(&change, now).await;
+            let snapshot_at = std::time::Instant::now();
             let snapshot = self
                 .store
                 .room_snapshot(
@@ -331,10 +332,10 @@ impl Service {
                     LARGE_ROOM_MEMBERS_SHOWN,
                 )
                 .await?;
-            Ok::<_, Failure>((change.after, snapshot))
+            Ok::<_, Failure>((change.after, snapshot, snapshot_at))
         }
         .await;
-        let (me, snapshot) = match result {
+        let (me, snapshot, snapshot_at) = match result {
             Ok(ok) => ok,
             Err(e) => {
                 if !rejoin && self.hub.unsubscribe_room(&room, ctx.local) == Interest::Last {
@@ -364,7 +365,7 @@ impl Service {
             r#ref: reference,
         };
         self.hub
-            .release_room(&room, ctx.local, &state, snapshot.count);
+            .release_room(&room, ctx.local, &state, snapshot.count, snapshot_at);
         Ok(())
     }
 
@@ -543,8 +544,14 @@ impl Service {
                 }
             }
             TimerKey::Custom { user } => {
-                self.update_user(&user, UserUpdate::ExpireCustom { expires_at: at }, now)
+                let change = self
+                    .store
+                    .update_user(&user, UserUpdate::ExpireCustom { expires_at: at }, now)
                     .await?;
+                // Seen at `now`, the expired status is hidden already: compare with the
+                // moment before it expired, or the change would look like no change.
+                self.publish_change_seen(&change, at.saturating_sub(1), now)
+                    .await;
             }
             TimerKey::Carried { user, session } => {
                 let rooms = self.carried().remove(&session).unwrap_or_default();
@@ -584,11 +591,17 @@ impl Service {
     /// user's presence changed, and per room a join, leave or update (and the end of
     /// typing). Nothing when nothing visible changed.
     async fn publish_change(&self, change: &UserChange, now: u64) {
+        self.publish_change_seen(change, now, now).await;
+    }
+
+    /// [`publish_change`](Self::publish_change), with the record before the change as
+    /// it looked at `before_ms`.
+    async fn publish_change_seen(&self, change: &UserChange, before_ms: u64, now: u64) {
         let (before, after) = (&change.before, &change.after);
         let user = &after.id;
-        let before_public = before.view(Viewer::Others, now);
+        let before_public = before.view(Viewer::Others, before_ms);
         let after_public = after.view(Viewer::Others, now);
-        let before_own = before.view(Viewer::Own, now);
+        let before_own = before.view(Viewer::Own, before_ms);
         let after_own = after.view(Viewer::Own, now);
         match (before.visible(), after.visible()) {
             (false, true) => metrics::users_online(1.0),

@@ -1,0 +1,153 @@
+//! The built binary, as a newcomer runs it: development mode with no setup, the
+//! refusal of a public bind without a secret, and SIGTERM closing sockets with 1012.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+const BIN: &str = env!("CARGO_BIN_EXE_presence-server");
+
+/// The server process; killed by its PID when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary on a free loopback port with no secret and waits for its
+/// "listening" log line, which names the bound address.
+fn start_dev_server() -> Server {
+    let mut child = Command::new(BIN)
+        .args(["--bind", "127.0.0.1:0"])
+        .env_remove("PRESENCE_JWT_SECRET")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut warned = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            warned |= line.contains("DEVELOPMENT MODE");
+            if let Some(rest) = line.split("bound=").nth(1) {
+                let addr = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let _ = tx.send((addr, warned));
+            }
+        }
+    });
+    let (addr, warned) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("no listening line");
+    assert!(warned, "development mode must warn loudly");
+    Server {
+        child,
+        addr: addr.parse().unwrap(),
+    }
+}
+
+async fn http(addr: SocketAddr, request: String) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+#[tokio::test]
+async fn dev_mode_binary_serves_tokens_and_closes_sockets_with_1012_on_sigterm() {
+    let mut server = start_dev_server();
+    let (status, body) = http(
+        server.addr,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_owned(),
+    )
+    .await;
+    assert_eq!((status, body.trim()), (200, "ok"));
+
+    let payload = r#"{"user":"alice","name":"Alice"}"#;
+    let (status, body) = http(
+        server.addr,
+        format!(
+            "POST /dev/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token = serde_json::from_str::<Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let url = format!("ws://{}/v1/ws", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(Message::text(
+        json!({"type":"hello","token":token}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let welcome = ws.next().await.unwrap().unwrap();
+    assert!(welcome.to_text().unwrap().contains(r#""type":"welcome""#));
+
+    // SIGTERM by PID: the socket is closed with 1012 and the process exits cleanly.
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let close = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(close, Some(1012));
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.child.wait().unwrap();
+        (status, server)
+    })
+    .await
+    .unwrap()
+    .0;
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn public_bind_without_secret_is_refused_with_a_clear_message() {
+    let out = Command::new(BIN)
+        .args(["--bind", "0.0.0.0:0"])
+        .env_remove("PRESENCE_JWT_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("without a JWT secret"), "{stderr}");
+    assert!(stderr.contains("PRESENCE_JWT_SECRET"), "{stderr}");
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test of the project. On a fresh machine it first installs what the tests
+# need (see ../shared/TOOLCHAIN.md for what works here and why), so the same command
+# serves a newcomer, a developer and CI.
+#
+#   ./scripts/test.sh            everything
+#   ./scripts/test.sh --no-lint  skip rustfmt and clippy (quicker while iterating)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lint=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-lint) lint=0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# --- install what the tests need -------------------------------------------------
+step "toolchain"
+if ! command -v cargo >/dev/null; then
+  echo "cargo is not installed: install Rust with rustup first" >&2
+  exit 1
+fi
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+for component in rustfmt clippy; do
+  if [ "$lint" = 1 ] && ! rustup component list --installed | grep -q "^$component"; then
+    rustup component add "$component"
+  fi
+done
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install cargo-nextest --locked
+fi
+cargo --version
+cargo nextest --version | head -n 1
+
+# --- lint --------------------------------------------------------------------------
+if [ "$lint" = 1 ]; then
+  step "rustfmt"
+  cargo fmt --all -- --check
+  step "clippy"
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+
+# --- build for the browser ---------------------------------------------------------
+step "wasm32 build of presence-protocol (no serde_json) and presence-client"
+cargo build --locked --target wasm32-unknown-unknown -p presence-protocol --no-default-features
+cargo build --locked --target wasm32-unknown-unknown -p presence-client
+
+# --- tests -------------------------------------------------------------------------
+step "tests (protocol fixtures, server units, server integration over real sockets)"
+cargo nextest run --workspace --locked --no-fail-fast --profile ci
+step "doc tests"
+cargo test --workspace --locked --doc
+
+step "all tests passed"
