@@ -1,0 +1,327 @@
+//! The store contract (`presence-server/src/store/mod.rs`), checked against every
+//! backend. Each backend runs the same suite through `conformance_suite!`, given an
+//! expression that builds a fresh, empty store.
+
+use presence_protocol::{ActivityState, ChosenStatus, CustomStatus, EffectiveStatus};
+use presence_server::store::{NewSession, Store, StoreError, TypingOutcome, UserUpdate};
+
+const MAX: usize = 20;
+
+fn session(user: &str, id: &str, device: &str) -> NewSession {
+    NewSession {
+        id: id.to_owned(),
+        user: user.to_owned(),
+        name: user.to_uppercase(),
+        device: device.to_owned(),
+        node: "node-a".to_owned(),
+    }
+}
+
+async fn open(store: &dyn Store, user: &str, id: &str, device: &str, now: u64) {
+    store
+        .open_session(session(user, id, device), MAX, now)
+        .await
+        .unwrap_or_else(|e| panic!("open {id}: {e}"));
+}
+
+pub async fn first_session_brings_user_online(store: &dyn Store) {
+    let opened = store
+        .open_session(session("alice", "s1", "web"), MAX, 1_000)
+        .await
+        .unwrap();
+    assert!(opened.resumed.is_none() && opened.evicted.is_none());
+    let change = opened.change;
+    assert_eq!(change.before.public_status(), EffectiveStatus::Offline);
+    assert_eq!(change.after.public_status(), EffectiveStatus::Online);
+    assert_eq!(
+        (change.after.since, change.after.name.as_str()),
+        (1_000, "ALICE")
+    );
+    assert!(change.rooms.is_empty());
+}
+
+pub async fn sessions_are_limited_per_user_but_lingering_ones_make_room(store: &dyn Store) {
+    store
+        .open_session(session("a", "s1", "d1"), 2, 1)
+        .await
+        .unwrap();
+    store
+        .open_session(session("a", "s2", "d2"), 2, 2)
+        .await
+        .unwrap();
+    let refused = store.open_session(session("a", "s3", "d3"), 2, 3).await;
+    assert!(matches!(refused, Err(StoreError::TooManySessions(2))));
+    store.linger_session("a", "s1", 4).await.unwrap();
+    let opened = store
+        .open_session(session("a", "s3", "d3"), 2, 5)
+        .await
+        .unwrap();
+    let evicted = opened.evicted.expect("the lingering session makes room");
+    assert_eq!(evicted.after.sessions.len(), 1);
+    assert_eq!(opened.change.after.sessions.len(), 2);
+}
+
+pub async fn same_device_reconnect_takes_over_the_lingering_session(store: &dyn Store) {
+    open(store, "a", "old", "web", 1).await;
+    store.join("a", "old", "r1", 2).await.unwrap();
+    store.join("a", "old", "r2", 2).await.unwrap();
+    let lingered = store.linger_session("a", "old", 3).await.unwrap();
+    assert_eq!(lingered.after.public_status(), EffectiveStatus::Online);
+    let opened = store
+        .open_session(session("a", "new", "web"), MAX, 4)
+        .await
+        .unwrap();
+    let resumed = opened.resumed.expect("resumed");
+    assert_eq!(resumed.session, "old");
+    let mut rooms = resumed.rooms.clone();
+    rooms.sort();
+    assert_eq!(rooms, ["r1", "r2"]);
+    // Same device count before and after: no flap for anyone.
+    assert_eq!(
+        opened
+            .change
+            .before
+            .view(presence_server::presence::Viewer::Others, 4),
+        opened
+            .change
+            .after
+            .view(presence_server::presence::Viewer::Others, 4)
+    );
+    // The rooms now belong to the new session: the old one's close changes nothing.
+    assert!(store.close_session("a", "old", 5).await.unwrap().is_none());
+    assert_eq!(
+        store.room_snapshot("r1", 1_000, 100).await.unwrap().count,
+        1
+    );
+    let left = store.leave("a", "new", "r1", 6).await.unwrap();
+    assert!(left.rooms[0].was_member && !left.rooms[0].is_member);
+}
+
+pub async fn membership_is_per_session_and_a_user_leaves_with_the_last(store: &dyn Store) {
+    open(store, "a", "s1", "web", 1).await;
+    open(store, "a", "s2", "phone", 1).await;
+    let j1 = store.join("a", "s1", "room", 2).await.unwrap();
+    assert!(!j1.rooms[0].was_member && j1.rooms[0].is_member);
+    assert_eq!(j1.rooms[0].count, 1);
+    let j2 = store.join("a", "s2", "room", 3).await.unwrap();
+    assert!(j2.rooms[0].was_member && j2.rooms[0].is_member);
+    assert_eq!(j2.rooms[0].count, 1, "one member however many sessions");
+    let l1 = store.leave("a", "s1", "room", 4).await.unwrap();
+    assert!(l1.rooms[0].is_member);
+    let closed = store.close_session("a", "s2", 5).await.unwrap().unwrap();
+    assert!(closed
+        .rooms
+        .iter()
+        .any(|r| r.room == "room" && !r.is_member && r.count == 0));
+    assert_eq!(
+        store.room_snapshot("room", 1_000, 100).await.unwrap().count,
+        0
+    );
+}
+
+pub async fn closing_the_last_session_sets_last_seen(store: &dyn Store) {
+    open(store, "a", "s1", "web", 10).await;
+    let closed = store.close_session("a", "s1", 20).await.unwrap().unwrap();
+    assert_eq!(closed.after.public_status(), EffectiveStatus::Offline);
+    assert_eq!((closed.after.last_seen, closed.after.since), (Some(20), 20));
+    let users = store.users(&["a".into(), "nobody".into()]).await.unwrap();
+    assert_eq!(users[0].last_seen, Some(20));
+    assert_eq!(users[1].id, "nobody");
+    assert_eq!(users[1].last_seen, None);
+    assert_eq!(users[1].public_status(), EffectiveStatus::Offline);
+}
+
+pub async fn user_updates_touch_every_room_of_the_user(store: &dyn Store) {
+    open(store, "a", "s1", "web", 1).await;
+    store.join("a", "s1", "r1", 2).await.unwrap();
+    store.join("a", "s1", "r2", 2).await.unwrap();
+    let change = store
+        .update_user("a", UserUpdate::Status(ChosenStatus::Busy), 3)
+        .await
+        .unwrap();
+    let mut rooms: Vec<_> = change.rooms.iter().map(|r| r.room.as_str()).collect();
+    rooms.sort_unstable();
+    assert_eq!(rooms, ["r1", "r2"]);
+    assert_eq!(change.after.public_status(), EffectiveStatus::Busy);
+    assert_eq!(change.after.since, 3);
+}
+
+pub async fn activity_idle_on_every_device_means_away(store: &dyn Store) {
+    open(store, "a", "s1", "web", 1).await;
+    open(store, "a", "s2", "phone", 1).await;
+    let c = store
+        .set_activity("a", "s1", ActivityState::Idle, 2)
+        .await
+        .unwrap();
+    assert_eq!(c.after.public_status(), EffectiveStatus::Online);
+    let c = store
+        .set_activity("a", "s2", ActivityState::Idle, 3)
+        .await
+        .unwrap();
+    assert_eq!(c.after.public_status(), EffectiveStatus::Away);
+    assert_eq!(c.after.since, 3);
+    let gone = store
+        .set_activity("a", "nope", ActivityState::Idle, 4)
+        .await;
+    assert!(matches!(gone, Err(StoreError::NoSession(_))));
+}
+
+pub async fn invisible_members_are_not_counted_or_listed(store: &dyn Store) {
+    open(store, "a", "s1", "web", 1).await;
+    open(store, "b", "s2", "web", 1).await;
+    store.join("a", "s1", "room", 2).await.unwrap();
+    store.join("b", "s2", "room", 2).await.unwrap();
+    assert_eq!(
+        store.set_typing("room", "a", "s1", 100).await.unwrap(),
+        TypingOutcome::Started
+    );
+    let change = store
+        .update_user("a", UserUpdate::Status(ChosenStatus::Invisible), 3)
+        .await
+        .unwrap();
+    let effect = &change.rooms[0];
+    assert!(effect.is_member && effect.typing_ended);
+    assert_eq!(effect.count, 1);
+    assert_eq!(change.after.last_seen, Some(3));
+    let snap = store.room_snapshot("room", 1_000, 100).await.unwrap();
+    assert_eq!(snap.count, 1);
+    assert_eq!(
+        snap.members
+            .iter()
+            .map(|m| m.id.as_str())
+            .collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert!(snap.typing.is_empty());
+    assert_eq!(
+        store.set_typing("room", "a", "s1", 200).await.unwrap(),
+        TypingOutcome::Hidden
+    );
+    let back = store
+        .update_user("a", UserUpdate::Status(ChosenStatus::Online), 4)
+        .await
+        .unwrap();
+    assert_eq!(back.rooms[0].count, 2);
+}
+
+pub async fn typing_is_owned_by_a_session_and_expires_by_deadline(store: &dyn Store) {
+    open(store, "a", "s1", "web", 1).await;
+    open(store, "a", "s2", "phone", 1).await;
+    store.join("a", "s1", "room", 2).await.unwrap();
+    store.join("a", "s2", "room", 2).await.unwrap();
+    assert_eq!(
+        store.set_typing("room", "a", "s1", 100).await.unwrap(),
+        TypingOutcome::Started
+    );
+    assert_eq!(
+        store.set_typing("room", "a", "s1", 200).await.unwrap(),
+        TypingOutcome::Refreshed
+    );
+    assert_eq!(
+        store
+            .room_snapshot("room", 1_000, 100)
+            .await
+            .unwrap()
+            .typing,
+        ["a"]
+    );
+    // A timer for the old deadline does nothing after a refresh.
+    assert!(!store.clear_typing("room", "a", Some(100)).await.unwrap());
+    assert!(store.clear_typing("room", "a", Some(200)).await.unwrap());
+    assert!(!store.clear_typing("room", "a", None).await.unwrap());
+    // The owner session lingering ends its typing; another session's does not.
+    store.set_typing("room", "a", "s1", 300).await.unwrap();
+    let other = store.linger_session("a", "s2", 3).await.unwrap();
+    assert!(other.rooms.iter().all(|r| !r.typing_ended));
+    let owner = store.linger_session("a", "s1", 4).await.unwrap();
+    assert!(owner
+        .rooms
+        .iter()
+        .any(|r| r.room == "room" && r.typing_ended));
+    assert!(store
+        .room_snapshot("room", 1_000, 100)
+        .await
+        .unwrap()
+        .typing
+        .is_empty());
+}
+
+pub async fn custom_status_expiry_clears_only_the_status_it_was_set_for(store: &dyn Store) {
+    open(store, "a", "s1", "web", 1).await;
+    let custom = |text: &str, at: u64| {
+        Some(CustomStatus {
+            text: Some(text.into()),
+            emoji: None,
+            expires_at: Some(at),
+        })
+    };
+    store
+        .update_user("a", UserUpdate::Custom(custom("lunch", 50)), 2)
+        .await
+        .unwrap();
+    store
+        .update_user("a", UserUpdate::Custom(custom("meeting", 90)), 3)
+        .await
+        .unwrap();
+    let stale = store
+        .update_user("a", UserUpdate::ExpireCustom { expires_at: 50 }, 50)
+        .await
+        .unwrap();
+    assert_eq!(stale.after.custom.unwrap().text.as_deref(), Some("meeting"));
+    let due = store
+        .update_user("a", UserUpdate::ExpireCustom { expires_at: 90 }, 90)
+        .await
+        .unwrap();
+    assert!(due.after.custom.is_none());
+}
+
+pub async fn large_rooms_list_only_the_first_members(store: &dyn Store) {
+    for i in 0..12 {
+        let (user, id) = (format!("u{i:02}"), format!("s{i}"));
+        open(store, &user, &id, "web", 1).await;
+        store.join(&user, &id, "big", 2).await.unwrap();
+    }
+    let small = store.room_snapshot("big", 20, 5).await.unwrap();
+    assert_eq!((small.count, small.members.len()), (12, 12));
+    let large = store.room_snapshot("big", 10, 5).await.unwrap();
+    assert_eq!((large.count, large.members.len()), (12, 5));
+    let ids: Vec<_> = large.members.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["u00", "u01", "u02", "u03", "u04"],
+        "ordered by user id"
+    );
+}
+
+/// Runs every contract test against a backend; `$make` builds a fresh store.
+macro_rules! conformance_suite {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+            conformance_suite!(@tests $make;
+                first_session_brings_user_online,
+                sessions_are_limited_per_user_but_lingering_ones_make_room,
+                same_device_reconnect_takes_over_the_lingering_session,
+                membership_is_per_session_and_a_user_leaves_with_the_last,
+                closing_the_last_session_sets_last_seen,
+                user_updates_touch_every_room_of_the_user,
+                activity_idle_on_every_device_means_away,
+                invisible_members_are_not_counted_or_listed,
+                typing_is_owned_by_a_session_and_expires_by_deadline,
+                custom_status_expiry_clears_only_the_status_it_was_set_for,
+                large_rooms_list_only_the_first_members,
+            );
+        }
+    };
+    (@tests $make:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let store = $make;
+                super::$name(&store).await;
+            }
+        )+
+    };
+}
+
+conformance_suite!(memory, presence_server::store::memory::MemoryStore::new());
