@@ -1,6 +1,7 @@
 //! The store contract (`presence-server/src/store/mod.rs`), checked against every
 //! backend. Each backend runs the same suite through `conformance_suite!`, given an
 //! expression that builds a fresh, empty store.
+#![allow(clippy::unwrap_used)]
 
 use presence_protocol::{ActivityState, ChosenStatus, CustomStatus, EffectiveStatus};
 use presence_server::store::{NewSession, Store, StoreError, TypingOutcome, UserUpdate};
@@ -297,7 +298,6 @@ pub async fn large_rooms_list_only_the_first_members(store: &dyn Store) {
 macro_rules! conformance_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
-            use super::*;
             conformance_suite!(@tests $make;
                 first_session_brings_user_online,
                 sessions_are_limited_per_user_but_lingering_ones_make_room,
