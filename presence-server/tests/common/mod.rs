@@ -263,3 +263,103 @@ impl Client {
         drop(self);
     }
 }
+
+/// Raw HTTP/1.1 over a TCP socket (no HTTP client library): `GET path`; returns the
+/// status code and the body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_request(addr, "GET", path, None).await
+}
+
+/// Raw HTTP/1.1 `POST path` with a JSON body; returns the status code and the body.
+pub async fn http_post_json(addr: SocketAddr, path: &str, body: &Value) -> (u16, String) {
+    http_request(addr, "POST", path, Some(body.to_string())).await
+}
+
+/// One HTTP/1.1 request with `Connection: close`, read to the end of the response.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    json_body: Option<String>,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(body) = &json_body {
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    if let Some(body) = &json_body {
+        request.push_str(body);
+    }
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("HTTP response within WAIT")
+        .unwrap();
+    let raw = String::from_utf8(raw).expect("UTF-8 HTTP response");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("HTTP head and body");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let chunked = head.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    if !chunked {
+        return (status, body.to_owned());
+    }
+    // Chunked: "<hex size>\r\n<data>\r\n" … "0\r\n\r\n".
+    let mut rest = body;
+    let mut decoded = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+            .unwrap_or_else(|_| panic!("bad chunk size in {body:?}"));
+        if size == 0 {
+            break;
+        }
+        decoded.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    (status, decoded)
+}
+
+impl Client {
+    /// Sends several text frames in one write (fed, then flushed once), as a flooding
+    /// client does.
+    pub async fn send_batch(&mut self, frames: impl IntoIterator<Item = String>) {
+        for frame in frames {
+            self.ws.feed(Message::text(frame)).await.unwrap();
+        }
+        self.ws.flush().await.unwrap();
+    }
+
+    /// Sends a binary WebSocket frame.
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.ws.send(Message::binary(bytes)).await.unwrap();
+    }
+
+    /// Reads for `d` and counts the WebSocket pings the server sent (tungstenite
+    /// answers each with a pong by itself while it is polled). Protocol frames are
+    /// skipped; panics if the connection ends.
+    pub async fn count_pings(&mut self, d: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + d;
+        let mut pings = 0;
+        while let Ok(msg) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            match msg {
+                Some(Ok(Message::Ping(_))) => pings += 1,
+                Some(Ok(Message::Close(c))) => panic!("closed while counting pings: {c:?}"),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("connection failed while counting pings: {e}"),
+                None => panic!("connection ended while counting pings"),
+            }
+        }
+        pings
+    }
+}
