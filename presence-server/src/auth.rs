@@ -71,6 +71,8 @@ impl Auth {
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 5;
+        // Apps put their own `aud` in tokens; this server is not the audience to check.
+        validation.validate_aud = false;
         Self {
             decoding: DecodingKey::from_secret(secret),
             encoding: EncodingKey::from_secret(secret),

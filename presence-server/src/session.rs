@@ -87,7 +87,24 @@ async fn write_loop(
     kill: CancellationToken,
     write_timeout: Duration,
 ) {
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            biased;
+            () = kill.cancelled() => {
+                // The queue is full, so a close frame queued behind it would never be
+                // sent: send it ahead of everything, and give up quickly.
+                let close = Message::Close(Some(CloseFrame {
+                    code: CLOSE_TOO_SLOW,
+                    reason: Utf8Bytes::from_static("client too slow"),
+                }));
+                let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+                break;
+            }
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => break,
+            },
+        };
         let closing = matches!(first, Message::Close(_));
         let batch = async {
             sink.feed(first).await?;
@@ -179,7 +196,9 @@ async fn handshake(
             return Err(End::Close(CloseCode::Unauthorized.code(), "unauthorized"));
         }
     };
-    let device = device.unwrap_or_else(|| "unknown".to_owned());
+    // Without a label the session can never be resumed by another: a made-up label
+    // that no other client has.
+    let device = device.unwrap_or_else(|| format!("anonymous-{}", rand::random::<u64>()));
     match service.open(identity, device, out.clone()).await {
         Ok((ctx, welcome)) => {
             out.send_frame(&welcome);

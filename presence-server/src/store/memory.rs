@@ -215,7 +215,8 @@ impl State {
             });
         }
         self.user_mut(user).sessions.retain(|s| s.id != session);
-        Some(self.finish(before, touched, false, now_ms))
+        // Every room of the user: their device count changed in all of them.
+        Some(self.finish(before, touched, true, now_ms))
     }
 }
 
