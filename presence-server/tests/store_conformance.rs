@@ -132,6 +132,17 @@ pub async fn closing_the_last_session_sets_last_seen(store: &dyn Store) {
     assert_eq!(users[1].public_status(), EffectiveStatus::Offline);
 }
 
+pub async fn closing_a_session_touches_every_room_of_the_user(store: &dyn Store) {
+    open(store, "a", "web", "web", 1).await;
+    open(store, "a", "ios", "ios", 1).await;
+    store.join("a", "web", "r1", 2).await.unwrap();
+    // The ios session is in no room, yet its end changes the device count in r1.
+    let closed = store.close_session("a", "ios", 3).await.unwrap().unwrap();
+    assert_eq!(closed.after.sessions.len(), 1);
+    let r1 = closed.rooms.iter().find(|r| r.room == "r1").expect("r1 touched");
+    assert!(r1.was_member && r1.is_member);
+}
+
 pub async fn user_updates_touch_every_room_of_the_user(store: &dyn Store) {
     open(store, "a", "s1", "web", 1).await;
     store.join("a", "s1", "r1", 2).await.unwrap();
@@ -304,6 +315,7 @@ macro_rules! conformance_suite {
                 same_device_reconnect_takes_over_the_lingering_session,
                 membership_is_per_session_and_a_user_leaves_with_the_last,
                 closing_the_last_session_sets_last_seen,
+                closing_a_session_touches_every_room_of_the_user,
                 user_updates_touch_every_room_of_the_user,
                 activity_idle_on_every_device_means_away,
                 invisible_members_are_not_counted_or_listed,
