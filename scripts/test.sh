@@ -32,6 +32,18 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+# Debian packages the tests use: redis-server (the tests start their own, on free
+# ports; installing the package starts no service here).
+apt_missing=()
+command -v redis-server >/dev/null || apt_missing+=(redis-server)
+command -v redis-cli >/dev/null || apt_missing+=(redis-tools)
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_missing[@]}"
+fi
+redis-server --version
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi

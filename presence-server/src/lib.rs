@@ -34,6 +34,7 @@ pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod presence;
+pub mod redis_link;
 pub mod service;
 pub mod session;
 pub mod store;

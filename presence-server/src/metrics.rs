@@ -63,3 +63,27 @@ pub fn closed_with(code: u16) {
 pub fn slow_client_killed() {
     counter!("presence_slow_clients_killed_total").increment(1);
 }
+
+/// One Redis step: its latency, and whether it failed.
+pub fn redis_command(op: &'static str, elapsed: std::time::Duration, ok: bool) {
+    metrics::histogram!("presence_redis_command_seconds", "op" => op).record(elapsed.as_secs_f64());
+    if !ok {
+        counter!("presence_redis_errors_total", "op" => op).increment(1);
+    }
+}
+
+/// The link to Redis came back after failing.
+pub fn redis_reconnected() {
+    counter!("presence_redis_reconnects_total").increment(1);
+}
+
+/// Whether Redis answers (1) or not (0).
+pub fn redis_up(up: bool) {
+    gauge!("presence_redis_up").set(if up { 1.0 } else { 0.0 });
+}
+
+/// This node cleaned up after a dead node, closing `sessions` of its sessions.
+pub fn node_swept(sessions: usize) {
+    counter!("presence_lease_sweeps_total").increment(1);
+    counter!("presence_sessions_swept_total").increment(sessions as u64);
+}

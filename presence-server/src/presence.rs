@@ -7,20 +7,24 @@ use presence_protocol::{
     ActivityState, ChosenStatus, CustomStatus, EffectiveStatus, LastSeenApprox, LastSeenPrivacy,
     Presence,
 };
+use serde::{Deserialize, Serialize};
 
 /// One live session of a user, as the store keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionState {
     pub id: String,
     pub device: String,
+    #[serde(default)]
     pub activity: ActivityState,
     /// The socket is gone and the grace period runs: the session still counts as a
     /// device until it is closed or resumed.
+    #[serde(default)]
     pub lingering: bool,
 }
 
 /// Everything the store keeps about one user.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct UserRecord {
     pub id: String,
     pub name: String,

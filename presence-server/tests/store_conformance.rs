@@ -3,7 +3,11 @@
 //! expression that builds a fresh, empty store.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use presence_protocol::{ActivityState, ChosenStatus, CustomStatus, EffectiveStatus};
+use presence_server::redis_link::RedisConn;
+use presence_server::store::redis::RedisStore;
 use presence_server::store::{NewSession, Store, StoreError, TypingOutcome, UserUpdate};
 
 const MAX: usize = 20;
@@ -139,7 +143,11 @@ pub async fn closing_a_session_touches_every_room_of_the_user(store: &dyn Store)
     // The ios session is in no room, yet its end changes the device count in r1.
     let closed = store.close_session("a", "ios", 3).await.unwrap().unwrap();
     assert_eq!(closed.after.sessions.len(), 1);
-    let r1 = closed.rooms.iter().find(|r| r.room == "r1").expect("r1 touched");
+    let r1 = closed
+        .rooms
+        .iter()
+        .find(|r| r.room == "r1")
+        .expect("r1 touched");
     assert!(r1.was_member && r1.is_member);
 }
 
@@ -305,10 +313,99 @@ pub async fn large_rooms_list_only_the_first_members(store: &dyn Store) {
     );
 }
 
+/// Leases and sweeps, for stores shared by several nodes.
+pub async fn leases_expire_and_one_sweeper_claims_a_dead_node(store: &dyn Store) {
+    assert!(store.shared());
+    // A first renewal finds no lease; the next ones do.
+    assert!(!store.renew_lease("n1", 200, 1_000).await.unwrap());
+    assert!(store.renew_lease("n1", 200, 1_100).await.unwrap());
+    store
+        .open_session(
+            NewSession {
+                node: "n1".into(),
+                ..session("a", "s1", "web")
+            },
+            MAX,
+            1_100,
+        )
+        .await
+        .unwrap();
+    store
+        .open_session(
+            NewSession {
+                node: "n1".into(),
+                ..session("b", "s2", "web")
+            },
+            MAX,
+            1_100,
+        )
+        .await
+        .unwrap();
+    store.join("a", "s1", "room", 1_100).await.unwrap();
+    // Not expired yet by the registry's clock, and a live lease cannot be claimed.
+    assert!(store.expired_nodes(1_200).await.unwrap().is_empty());
+    assert!(!store.claim_sweep("n1", "n2", 10_000).await.unwrap());
+    // The lease runs out in Redis (200 ms) and by the registry's clock.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(store.expired_nodes(1_400).await.unwrap(), ["n1"]);
+    assert!(store.claim_sweep("n1", "n2", 10_000).await.unwrap());
+    assert!(
+        !store.claim_sweep("n1", "n3", 10_000).await.unwrap(),
+        "claimed once"
+    );
+    let mut sessions = store.node_sessions("n1").await.unwrap();
+    sessions.sort();
+    assert_eq!(
+        sessions,
+        [
+            ("a".to_owned(), "s1".to_owned()),
+            ("b".to_owned(), "s2".to_owned())
+        ]
+    );
+    for (user, id) in &sessions {
+        let closed = store.close_session(user, id, 1_500).await.unwrap().unwrap();
+        assert_eq!(closed.after.public_status(), EffectiveStatus::Offline);
+    }
+    assert!(store.node_sessions("n1").await.unwrap().is_empty());
+    store.forget_node("n1").await.unwrap();
+    assert!(store.expired_nodes(9_999).await.unwrap().is_empty());
+    assert_eq!(
+        store.room_snapshot("room", 1_000, 100).await.unwrap().count,
+        0
+    );
+}
+
+pub async fn asserting_a_session_restores_it_and_its_rooms(store: &dyn Store) {
+    let s = NewSession {
+        node: "n1".into(),
+        ..session("a", "s1", "web")
+    };
+    let rooms = ["r1".to_owned(), "r2".to_owned()];
+    let change = store
+        .assert_session(s.clone(), ActivityState::Idle, &rooms, 10)
+        .await
+        .unwrap()
+        .expect("missing session is restored");
+    assert_eq!(change.after.public_status(), EffectiveStatus::Away);
+    assert!(change.rooms.iter().all(|r| !r.was_member && r.is_member));
+    assert_eq!(
+        store.room_snapshot("r2", 1_000, 100).await.unwrap().count,
+        1
+    );
+    assert!(store
+        .assert_session(s, ActivityState::Idle, &rooms, 11)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(store.node_sessions("n1").await.unwrap().len(), 1);
+}
+
 /// Runs every contract test against a backend; `$make` builds a fresh store.
 macro_rules! conformance_suite {
     ($backend:ident, $make:expr) => {
         mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
             conformance_suite!(@tests $make;
                 first_session_brings_user_online,
                 sessions_are_limited_per_user_but_lingering_ones_make_room,
@@ -329,11 +426,60 @@ macro_rules! conformance_suite {
         $(
             #[tokio::test]
             async fn $name() {
-                let store = $make;
+                // The guard keeps what the store needs (a Redis server) alive.
+                let (_guard, store) = $make.await;
                 super::$name(&store).await;
             }
         )+
     };
 }
 
-conformance_suite!(memory, presence_server::store::memory::MemoryStore::new());
+conformance_suite!(memory, async {
+    ((), presence_server::store::memory::MemoryStore::new())
+});
+
+/// The lease tests, for shared stores only.
+macro_rules! shared_suite {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            conformance_suite!(@tests $make;
+                leases_expire_and_one_sweeper_claims_a_dead_node,
+                asserting_a_session_restores_it_and_its_rooms,
+            );
+        }
+    };
+}
+
+shared_suite!(redis_shared, async {
+    let server = common::redis::RedisServer::start();
+    let conn = RedisConn::connect(&server.url(), false, None)
+        .await
+        .unwrap();
+    (server, RedisStore::new(conn, "conformance", 60_000))
+});
+
+shared_suite!(redis_cluster_shared, async {
+    let cluster = common::redis::RedisCluster::start();
+    let conn = RedisConn::connect(&cluster.urls(), true, None)
+        .await
+        .unwrap();
+    (cluster, RedisStore::new(conn, "conformance", 60_000))
+});
+
+conformance_suite!(redis, async {
+    let server = common::redis::RedisServer::start();
+    let conn = RedisConn::connect(&server.url(), false, None)
+        .await
+        .unwrap();
+    (server, RedisStore::new(conn, "conformance", 60_000))
+});
+
+conformance_suite!(redis_cluster, async {
+    let cluster = common::redis::RedisCluster::start();
+    let conn = RedisConn::connect(&cluster.urls(), true, None)
+        .await
+        .unwrap();
+    (cluster, RedisStore::new(conn, "conformance", 60_000))
+});

@@ -28,6 +28,7 @@
 //! - Ids are validated before they reach the store.
 
 pub mod memory;
+pub mod redis;
 
 use async_trait::async_trait;
 use presence_protocol::{ActivityState, ChosenStatus, CustomStatus, LastSeenPrivacy};
@@ -236,4 +237,72 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Whether the store can serve (`/readyz`).
     async fn ready(&self) -> bool;
+
+    // --- Many nodes -----------------------------------------------------------------
+    //
+    // A store shared by several nodes keeps a lease per node and an index of each
+    // node's sessions, so the survivors can clean up after a node that died. A
+    // single-process store has one node that cannot die without the store: the
+    // defaults below do nothing.
+
+    /// Whether several nodes share this store (leases and sweeps then run).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Renews `node`'s lease for `ttl_ms`. Returns whether the lease was still there;
+    /// `false` means the store lost it (expired, swept, or the store lost its data)
+    /// and the node must assert its sessions again.
+    async fn renew_lease(
+        &self,
+        _node: &str,
+        _ttl_ms: u64,
+        _now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// Shortens `node`'s lease to `ttl_ms` (a clean shutdown: the node's sessions
+    /// linger for that long, then the others sweep them).
+    async fn release_lease(
+        &self,
+        _node: &str,
+        _ttl_ms: u64,
+        _now_ms: u64,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Nodes whose lease expired by `now_ms` and that nobody has cleaned up yet.
+    async fn expired_nodes(&self, _now_ms: u64) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Claims the cleanup of a dead node for `ttl_ms`; `true` for exactly one
+    /// claimant (until the claim expires unfinished).
+    async fn claim_sweep(&self, _node: &str, _by: &str, _ttl_ms: u64) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// A node's sessions, as (user, session).
+    async fn node_sessions(&self, _node: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Drops what is left of a swept node.
+    async fn forget_node(&self, _node: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Makes sure a live session and its rooms are in the store, as after the store
+    /// lost its data. Returns the change, or `None` when all was there already.
+    async fn assert_session(
+        &self,
+        _session: NewSession,
+        _activity: ActivityState,
+        _rooms: &[String],
+        _now_ms: u64,
+    ) -> Result<Option<UserChange>, StoreError> {
+        Ok(None)
+    }
 }

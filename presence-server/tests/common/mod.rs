@@ -2,6 +2,8 @@
 //! clients (tokio-tungstenite) that speak the protocol.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod redis;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -1,0 +1,813 @@
+//! The Redis store: many nodes share one Redis (or Redis Cluster).
+//!
+//! A user's record is one hash in the user's slot, changed by compare-and-set: the
+//! node reads it, applies the same rules as the memory store (`presence.rs`), and
+//! writes it back only if nobody wrote in between (`cas_user.lua`), else it retries.
+//! The rules thus live in Rust only. Room state lives in the room's slot and changes
+//! through one script per step (`room_*.lua`, `typing_*.lua`), each atomic: "the
+//! user's last session leaves the room, so the user leaves it" is one script.
+//!
+//! A change to a user that concerns their rooms is first written to the user's record,
+//! then to each room. Closing a session goes the other way (rooms first, then the
+//! record), so a node that dies half way leaves the session in the record, where the
+//! sweep of that node finds it and finishes the job; every step can run twice.
+//!
+//! Key layout and scripts: [`crate::redis_link`]. Costs: every call is O(1) in the
+//! number of users and rooms, plus the rooms of the one user it changes;
+//! `room_snapshot` is O(members shown).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use futures_util::future::try_join_all;
+use presence_protocol::ActivityState;
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    NewSession, Opened, Resumed, RoomEffect, RoomSnapshot, SessionState, Store, StoreError,
+    TypingOutcome, UserChange, UserRecord, UserUpdate,
+};
+use crate::redis_link::{Keys, RedisConn, Scripts};
+
+/// Compare-and-set attempts before a change gives up: only the same user's own
+/// sessions write the same record, so more than a couple of conflicts means something
+/// is wrong.
+const MAX_CAS_ATTEMPTS: usize = 16;
+
+/// What is stored under a user's key (as JSON in field `d`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Stored {
+    #[serde(flatten)]
+    record: UserRecord,
+    /// Session → the rooms it is in.
+    #[serde(default)]
+    rooms: BTreeMap<String, BTreeSet<String>>,
+    /// Session → the node that holds its socket.
+    #[serde(default)]
+    nodes: BTreeMap<String, String>,
+}
+
+impl Stored {
+    fn unknown(user: &str) -> Self {
+        Self {
+            record: UserRecord::unknown(user),
+            ..Self::default()
+        }
+    }
+
+    fn has_session(&self, session: &str) -> bool {
+        self.record.sessions.iter().any(|s| s.id == session)
+    }
+
+    fn all_rooms(&self) -> BTreeSet<String> {
+        self.rooms.values().flatten().cloned().collect()
+    }
+
+    fn remove_session(&mut self, session: &str) -> BTreeSet<String> {
+        self.record.sessions.retain(|s| s.id != session);
+        self.nodes.remove(session);
+        self.rooms.remove(session).unwrap_or_default()
+    }
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct RedisStore {
+    conn: RedisConn,
+    keys: Keys,
+    scripts: Scripts,
+    /// How long a user's record (last seen, status, custom status, privacy) is kept
+    /// after their last session ends.
+    retention_ms: u64,
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl RedisStore {
+    pub fn new(conn: RedisConn, prefix: &str, retention_ms: u64) -> Self {
+        Self {
+            conn,
+            keys: Keys::new(prefix),
+            scripts: Scripts::default(),
+            retention_ms,
+        }
+    }
+
+    /// Runs one Redis step, recording its latency and errors.
+    async fn timed<T>(
+        &self,
+        op: &'static str,
+        f: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        let start = Instant::now();
+        let result = f.await;
+        crate::metrics::redis_command(op, start.elapsed(), result.is_ok());
+        result.map_err(unavailable)
+    }
+
+    async fn load(&self, user: &str) -> Result<(u64, Stored), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.user(user);
+        let (version, data): (Option<u64>, Option<String>) = self
+            .timed("load_user", async move {
+                redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg("v")
+                    .arg("d")
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        let stored = match data {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| StoreError::Unavailable(format!("corrupt record of {user}: {e}")))?,
+            None => Stored::unknown(user),
+        };
+        Ok((version.unwrap_or(0), stored))
+    }
+
+    /// Applies `f` to the user's record by compare-and-set, settles `since` and
+    /// `last_seen`, and returns the record before and after.
+    async fn modify<T>(
+        &self,
+        user: &str,
+        now_ms: u64,
+        f: impl Fn(&mut Stored) -> Result<T, StoreError>,
+    ) -> Result<(UserRecord, Stored, T), StoreError> {
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let (version, before) = self.load(user).await?;
+            let mut after = before.clone();
+            let out = f(&mut after)?;
+            after.record.settle(before.record.public_status(), now_ms);
+            let json = serde_json::to_string(&after)
+                .map_err(|e| StoreError::Unavailable(format!("encode: {e}")))?;
+            let ttl = if after.record.sessions.is_empty() {
+                self.retention_ms
+            } else {
+                0
+            };
+            let mut conn = self.conn.clone();
+            let key = self.keys.user(user);
+            let written: i64 = self
+                .timed("cas_user", async {
+                    self.scripts
+                        .cas_user
+                        .key(&key)
+                        .arg(version)
+                        .arg(&json)
+                        .arg(ttl)
+                        .invoke_async(&mut conn)
+                        .await
+                })
+                .await?;
+            if written == 1 {
+                return Ok((before.record, after, out));
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "record of {user} kept changing under {MAX_CAS_ATTEMPTS} attempts"
+        )))
+    }
+
+    async fn room_join(
+        &self,
+        room: &str,
+        user: &str,
+        session: &str,
+        visible: bool,
+    ) -> Result<RoomEffect, StoreError> {
+        let mut conn = self.conn.clone();
+        let (was, count): (i64, u64) = self
+            .timed("room_join", async {
+                self.scripts
+                    .room_join
+                    .key(self.keys.room_members(room))
+                    .key(self.keys.room_visible(room))
+                    .arg(user)
+                    .arg(session)
+                    .arg(if visible { "1" } else { "0" })
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(RoomEffect {
+            room: room.to_owned(),
+            count,
+            was_member: was == 1,
+            is_member: true,
+            typing_ended: false,
+        })
+    }
+
+    async fn room_leave(
+        &self,
+        room: &str,
+        user: &str,
+        session: &str,
+    ) -> Result<RoomEffect, StoreError> {
+        let mut conn = self.conn.clone();
+        let (was, is, count, ended): (i64, i64, u64, i64) = self
+            .timed("room_leave", async {
+                self.scripts
+                    .room_leave
+                    .key(self.keys.room_members(room))
+                    .key(self.keys.room_visible(room))
+                    .key(self.keys.room_typing(room))
+                    .arg(user)
+                    .arg(session)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(RoomEffect {
+            room: room.to_owned(),
+            count,
+            was_member: was == 1,
+            is_member: is == 1,
+            typing_ended: ended == 1,
+        })
+    }
+
+    /// Brings the user's visibility up to date in each of `rooms` (concurrently: the
+    /// connection pipelines them), ending `typing_of`'s typing there if given.
+    async fn sync_rooms(
+        &self,
+        rooms: impl IntoIterator<Item = String>,
+        user: &str,
+        visible: bool,
+        typing_of: Option<&str>,
+    ) -> Result<Vec<RoomEffect>, StoreError> {
+        let calls = rooms.into_iter().map(|room| async move {
+            let mut conn = self.conn.clone();
+            let (is, count, ended): (i64, u64, i64) = self
+                .timed("room_sync", async {
+                    self.scripts
+                        .room_sync
+                        .key(self.keys.room_members(&room))
+                        .key(self.keys.room_visible(&room))
+                        .key(self.keys.room_typing(&room))
+                        .arg(user)
+                        .arg(if visible { "1" } else { "0" })
+                        .arg(typing_of.unwrap_or(""))
+                        .invoke_async(&mut conn)
+                        .await
+                })
+                .await?;
+            Ok::<_, StoreError>(RoomEffect {
+                room,
+                count,
+                was_member: true,
+                is_member: is == 1,
+                typing_ended: ended == 1,
+            })
+        });
+        try_join_all(calls).await
+    }
+
+    async fn index_session(
+        &self,
+        node: &str,
+        user: &str,
+        session: &str,
+        add: bool,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.node_sessions(node);
+        let member = format!("{user} {session}");
+        self.timed("node_index", async move {
+            if add {
+                conn.sadd::<_, _, ()>(&key, &member).await
+            } else {
+                conn.srem::<_, _, ()>(&key, &member).await
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn open_session(
+        &self,
+        new: NewSession,
+        max_sessions: usize,
+        now_ms: u64,
+    ) -> Result<Opened, StoreError> {
+        // At the limit with a lingering session of another device: close that one
+        // first (a step of its own, with its own events).
+        let (_, current) = self.load(&new.user).await?;
+        let same_device = |s: &SessionState| s.lingering && s.device == new.device;
+        let mut evicted = None;
+        if !current.record.sessions.iter().any(same_device)
+            && current.record.sessions.len() >= max_sessions
+        {
+            match current.record.sessions.iter().find(|s| s.lingering) {
+                Some(old) => evicted = self.close_session(&new.user, &old.id, now_ms).await?,
+                None => return Err(StoreError::TooManySessions(max_sessions)),
+            }
+        }
+        // Index first: a node that dies right after still has this session swept.
+        self.index_session(&new.node, &new.user, &new.id, true)
+            .await?;
+        let (before, after, resumed) = self
+            .modify(&new.user, now_ms, |st| {
+                let old = st
+                    .record
+                    .sessions
+                    .iter()
+                    .find(|s| same_device(s))
+                    .map(|s| s.id.clone());
+                let resumed = old.map(|old| {
+                    let rooms = st.remove_session(&old);
+                    st.rooms.insert(new.id.clone(), rooms.clone());
+                    (old, rooms)
+                });
+                if resumed.is_none() && st.record.sessions.len() >= max_sessions {
+                    return Err(StoreError::TooManySessions(max_sessions));
+                }
+                st.record.name.clone_from(&new.name);
+                st.record.sessions.push(SessionState {
+                    id: new.id.clone(),
+                    device: new.device.clone(),
+                    activity: ActivityState::Active,
+                    lingering: false,
+                });
+                st.nodes.insert(new.id.clone(), new.node.clone());
+                Ok(resumed)
+            })
+            .await?;
+        let visible = after.record.visible();
+        let mut rooms = Vec::new();
+        if let Some((old, carried)) = &resumed {
+            // Join the new session before the old one leaves: the user never leaves.
+            for room in carried {
+                let mut effect = self.room_join(room, &new.user, &new.id, visible).await?;
+                let left = self.room_leave(room, &new.user, old).await?;
+                effect.count = left.count;
+                rooms.push(effect);
+            }
+        }
+        let carried: BTreeSet<String> =
+            resumed.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
+        let others = after
+            .all_rooms()
+            .into_iter()
+            .filter(|r| !carried.contains(r));
+        rooms.extend(self.sync_rooms(others, &new.user, visible, None).await?);
+        Ok(Opened {
+            change: UserChange {
+                before,
+                after: after.record,
+                rooms,
+            },
+            resumed: resumed.map(|(session, rooms)| Resumed {
+                session,
+                rooms: rooms.into_iter().collect(),
+            }),
+            evicted,
+        })
+    }
+
+    async fn linger_session(
+        &self,
+        user: &str,
+        session: &str,
+        now_ms: u64,
+    ) -> Result<UserChange, StoreError> {
+        let (before, after, rooms) = self
+            .modify(user, now_ms, |st| {
+                let s = st
+                    .record
+                    .sessions
+                    .iter_mut()
+                    .find(|s| s.id == session)
+                    .ok_or_else(|| StoreError::NoSession(session.to_owned()))?;
+                s.lingering = true;
+                Ok(st.rooms.get(session).cloned().unwrap_or_default())
+            })
+            .await?;
+        let visible = after.record.visible();
+        let rooms = self.sync_rooms(rooms, user, visible, Some(session)).await?;
+        Ok(UserChange {
+            before,
+            after: after.record,
+            rooms,
+        })
+    }
+
+    async fn close_session(
+        &self,
+        user: &str,
+        session: &str,
+        now_ms: u64,
+    ) -> Result<Option<UserChange>, StoreError> {
+        let (_, current) = self.load(user).await?;
+        if !current.has_session(session) {
+            return Ok(None);
+        }
+        let node = current.nodes.get(session).cloned();
+        // Rooms first, the record last (see the module docs).
+        let leaving = current.rooms.get(session).cloned().unwrap_or_default();
+        let mut rooms = try_join_all(
+            leaving
+                .iter()
+                .map(|room| self.room_leave(room, user, session)),
+        )
+        .await?;
+        let (before, after, existed) = self
+            .modify(user, now_ms, |st| {
+                let existed = st.has_session(session);
+                st.remove_session(session);
+                Ok(existed)
+            })
+            .await?;
+        if !existed {
+            return Ok(None);
+        }
+        let visible = after.record.visible();
+        let others = after
+            .all_rooms()
+            .into_iter()
+            .filter(|r| !leaving.contains(r));
+        rooms.extend(self.sync_rooms(others, user, visible, None).await?);
+        if let Some(node) = node {
+            self.index_session(&node, user, session, false).await?;
+        }
+        Ok(Some(UserChange {
+            before,
+            after: after.record,
+            rooms,
+        }))
+    }
+
+    async fn set_activity(
+        &self,
+        user: &str,
+        session: &str,
+        activity: ActivityState,
+        now_ms: u64,
+    ) -> Result<UserChange, StoreError> {
+        let (before, after, ()) = self
+            .modify(user, now_ms, |st| {
+                let s = st
+                    .record
+                    .sessions
+                    .iter_mut()
+                    .find(|s| s.id == session)
+                    .ok_or_else(|| StoreError::NoSession(session.to_owned()))?;
+                s.activity = activity;
+                Ok(())
+            })
+            .await?;
+        let rooms = self
+            .sync_rooms(after.all_rooms(), user, after.record.visible(), None)
+            .await?;
+        Ok(UserChange {
+            before,
+            after: after.record,
+            rooms,
+        })
+    }
+
+    async fn update_user(
+        &self,
+        user: &str,
+        update: UserUpdate,
+        now_ms: u64,
+    ) -> Result<UserChange, StoreError> {
+        let (before, after, ()) = self
+            .modify(user, now_ms, |st| {
+                let rec = &mut st.record;
+                match &update {
+                    UserUpdate::Status(status) => rec.chosen = *status,
+                    UserUpdate::Custom(custom) => rec.custom.clone_from(custom),
+                    UserUpdate::Privacy(privacy) => rec.privacy = *privacy,
+                    UserUpdate::ExpireCustom { expires_at } => {
+                        if rec.custom.as_ref().and_then(|c| c.expires_at) == Some(*expires_at) {
+                            rec.custom = None;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        let rooms = self
+            .sync_rooms(after.all_rooms(), user, after.record.visible(), None)
+            .await?;
+        Ok(UserChange {
+            before,
+            after: after.record,
+            rooms,
+        })
+    }
+
+    async fn join(
+        &self,
+        user: &str,
+        session: &str,
+        room: &str,
+        now_ms: u64,
+    ) -> Result<UserChange, StoreError> {
+        let (before, after, ()) = self
+            .modify(user, now_ms, |st| {
+                if !st.has_session(session) {
+                    return Err(StoreError::NoSession(session.to_owned()));
+                }
+                st.rooms
+                    .entry(session.to_owned())
+                    .or_default()
+                    .insert(room.to_owned());
+                Ok(())
+            })
+            .await?;
+        let effect = self
+            .room_join(room, user, session, after.record.visible())
+            .await?;
+        Ok(UserChange {
+            before,
+            after: after.record,
+            rooms: vec![effect],
+        })
+    }
+
+    async fn leave(
+        &self,
+        user: &str,
+        session: &str,
+        room: &str,
+        now_ms: u64,
+    ) -> Result<UserChange, StoreError> {
+        let (before, after, ()) = self
+            .modify(user, now_ms, |st| {
+                if let Some(rooms) = st.rooms.get_mut(session) {
+                    rooms.remove(room);
+                }
+                Ok(())
+            })
+            .await?;
+        let effect = self.room_leave(room, user, session).await?;
+        Ok(UserChange {
+            before,
+            after: after.record,
+            rooms: vec![effect],
+        })
+    }
+
+    async fn room_snapshot(
+        &self,
+        room: &str,
+        large: u64,
+        shown: usize,
+    ) -> Result<RoomSnapshot, StoreError> {
+        let mut conn = self.conn.clone();
+        let visible_key = self.keys.room_visible(room);
+        let typing_key = self.keys.room_typing(room);
+        let count: u64 = self
+            .timed("room_count", async { conn.zcard(&visible_key).await })
+            .await?;
+        let stop = if count > large {
+            isize::try_from(shown).unwrap_or(isize::MAX) - 1
+        } else {
+            -1
+        };
+        let mut conn = self.conn.clone();
+        let (ids, typists): (Vec<String>, Vec<String>) = self
+            .timed("room_snapshot", async {
+                let ids: Vec<String> = conn.zrange(&visible_key, 0, stop).await?;
+                let typists: Vec<String> = conn.hkeys(&typing_key).await?;
+                Ok((ids, typists))
+            })
+            .await?;
+        let mut typing = Vec::with_capacity(typists.len());
+        for user in typists {
+            let mut conn = self.conn.clone();
+            let score: Option<f64> = self
+                .timed("room_snapshot", async {
+                    conn.zscore(&visible_key, &user).await
+                })
+                .await?;
+            if score.is_some() {
+                typing.push(user);
+            }
+        }
+        let members = self.users(&ids).await?;
+        Ok(RoomSnapshot {
+            count,
+            members,
+            typing,
+        })
+    }
+
+    async fn users(&self, ids: &[String]) -> Result<Vec<UserRecord>, StoreError> {
+        try_join_all(ids.iter().map(|id| async move {
+            let (_, stored) = self.load(id).await?;
+            Ok::<_, StoreError>(stored.record)
+        }))
+        .await
+    }
+
+    async fn set_typing(
+        &self,
+        room: &str,
+        user: &str,
+        session: &str,
+        until_ms: u64,
+    ) -> Result<TypingOutcome, StoreError> {
+        let mut conn = self.conn.clone();
+        let outcome: i64 = self
+            .timed("typing_set", async {
+                self.scripts
+                    .typing_set
+                    .key(self.keys.room_visible(room))
+                    .key(self.keys.room_typing(room))
+                    .arg(user)
+                    .arg(session)
+                    .arg(until_ms)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(match outcome {
+            0 => TypingOutcome::Started,
+            1 => TypingOutcome::Refreshed,
+            _ => TypingOutcome::Hidden,
+        })
+    }
+
+    async fn clear_typing(
+        &self,
+        room: &str,
+        user: &str,
+        deadline_ms: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let ended: i64 = self
+            .timed("typing_clear", async {
+                self.scripts
+                    .typing_clear
+                    .key(self.keys.room_visible(room))
+                    .key(self.keys.room_typing(room))
+                    .arg(user)
+                    .arg(deadline_ms.map(|d| d.to_string()).unwrap_or_default())
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(ended == 1)
+    }
+
+    async fn ready(&self) -> bool {
+        let mut conn = self.conn.clone();
+        self.timed("ping", async {
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        })
+        .await
+        .is_ok()
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn renew_lease(&self, node: &str, ttl_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let lease = self.keys.lease(node);
+        let nodes = self.keys.nodes();
+        self.timed("lease", async move {
+            let previous: Option<String> = redis::cmd("SET")
+                .arg(&lease)
+                .arg(now_ms)
+                .arg("PX")
+                .arg(ttl_ms)
+                .arg("GET")
+                .query_async(&mut conn)
+                .await?;
+            conn.zadd::<_, _, _, ()>(&nodes, node, now_ms + ttl_ms)
+                .await?;
+            Ok(previous.is_some())
+        })
+        .await
+    }
+
+    async fn release_lease(&self, node: &str, ttl_ms: u64, now_ms: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let lease = self.keys.lease(node);
+        let nodes = self.keys.nodes();
+        self.timed("lease", async move {
+            conn.pset_ex::<_, _, ()>(&lease, now_ms, ttl_ms.max(1))
+                .await?;
+            conn.zadd::<_, _, _, ()>(&nodes, node, now_ms + ttl_ms)
+                .await
+        })
+        .await
+    }
+
+    async fn expired_nodes(&self, now_ms: u64) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let nodes = self.keys.nodes();
+        self.timed("lease", async move {
+            conn.zrangebyscore(&nodes, "-inf", now_ms).await
+        })
+        .await
+    }
+
+    async fn claim_sweep(&self, node: &str, by: &str, ttl_ms: u64) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let claimed: i64 = self
+            .timed("sweep_claim", async {
+                self.scripts
+                    .sweep_claim
+                    .key(self.keys.lease(node))
+                    .key(self.keys.sweep(node))
+                    .arg(by)
+                    .arg(ttl_ms)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(claimed == 1)
+    }
+
+    async fn node_sessions(&self, node: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.node_sessions(node);
+        let members: Vec<String> = self
+            .timed("node_index", async move { conn.smembers(&key).await })
+            .await?;
+        Ok(members
+            .into_iter()
+            .filter_map(|m| {
+                let (user, session) = m.split_once(' ')?;
+                Some((user.to_owned(), session.to_owned()))
+            })
+            .collect())
+    }
+
+    async fn forget_node(&self, node: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let (nodes, index) = (self.keys.nodes(), self.keys.node_sessions(node));
+        // The claim is left to expire by itself: deleting it could let a slow second
+        // sweeper start over.
+        self.timed("lease", async move {
+            conn.zrem::<_, _, ()>(&nodes, node).await?;
+            conn.del::<_, ()>(&index).await
+        })
+        .await
+    }
+
+    async fn assert_session(
+        &self,
+        session: NewSession,
+        activity: ActivityState,
+        rooms: &[String],
+        now_ms: u64,
+    ) -> Result<Option<UserChange>, StoreError> {
+        self.index_session(&session.node, &session.user, &session.id, true)
+            .await?;
+        let wanted: BTreeSet<String> = rooms.iter().cloned().collect();
+        let (before, after, changed) = self
+            .modify(&session.user, now_ms, |st| {
+                let mut changed = false;
+                if !st.has_session(&session.id) {
+                    st.record.name.clone_from(&session.name);
+                    st.record.sessions.push(SessionState {
+                        id: session.id.clone(),
+                        device: session.device.clone(),
+                        activity,
+                        lingering: false,
+                    });
+                    st.nodes.insert(session.id.clone(), session.node.clone());
+                    changed = true;
+                }
+                let have = st.rooms.entry(session.id.clone()).or_default();
+                if !wanted.is_subset(have) {
+                    have.extend(wanted.iter().cloned());
+                    changed = true;
+                }
+                Ok(changed)
+            })
+            .await?;
+        let visible = after.record.visible();
+        let mut effects = Vec::new();
+        for room in &wanted {
+            effects.push(
+                self.room_join(room, &session.user, &session.id, visible)
+                    .await?,
+            );
+        }
+        let joined_anew = effects.iter().any(|e| !e.was_member);
+        if !changed && !joined_anew {
+            return Ok(None);
+        }
+        Ok(Some(UserChange {
+            before,
+            after: after.record,
+            rooms: effects,
+        }))
+    }
+}
