@@ -29,6 +29,11 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
+    /// Serve `POST /dev/token` even with a secret (loopback binds only): for local
+    /// multi-node setups, where every node must share one secret.
+    #[arg(long, env = "PRESENCE_DEV_TOKENS")]
+    pub dev_tokens: bool,
+
     /// Where presence state lives.
     #[arg(long, env = "PRESENCE_STORE", value_enum, default_value = "memory")]
     pub store: StoreKind,
@@ -44,6 +49,24 @@ pub struct Config {
     /// Prefix of every Redis key and channel.
     #[arg(long, env = "PRESENCE_REDIS_PREFIX", default_value = "presence")]
     pub redis_prefix: String,
+
+    /// `--redis-url` names Redis Cluster nodes (one or more seeds, comma-separated).
+    #[arg(long, env = "PRESENCE_REDIS_CLUSTER")]
+    pub redis_cluster: bool,
+
+    /// How long Redis keeps a user's last seen, status, custom status and privacy
+    /// after their last session ends (days).
+    #[arg(long, env = "PRESENCE_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u64,
+
+    /// A node's lease in Redis lasts this long unless renewed; a node gone for longer
+    /// has its sessions swept by the others (ms).
+    #[arg(long, env = "PRESENCE_LEASE_TTL_MS", default_value_t = 15_000)]
+    pub lease_ttl_ms: u64,
+
+    /// Interval of lease renewals, and of the checks for expired leases (ms).
+    #[arg(long, env = "PRESENCE_LEASE_RENEW_MS", default_value_t = 5_000)]
+    pub lease_renew_ms: u64,
 
     /// This node's id (random at start when unset).
     #[arg(long, env = "PRESENCE_NODE_ID")]
@@ -139,12 +162,14 @@ pub enum ConfigError {
          address such as 127.0.0.1:8080 for development mode"
     )]
     PublicBindWithoutSecret(SocketAddr),
+    #[error("--dev-tokens hands out tokens to anyone: only on a loopback bind, not {0}")]
+    PublicDevTokens(SocketAddr),
     #[error("--jwt-secret must be at least 32 bytes (got {0})")]
     ShortSecret(usize),
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
-    #[error("--store redis is not available in this build yet; use --store memory")]
-    RedisUnavailable,
+    #[error("--lease-renew-ms ({renew}) must be shorter than --lease-ttl-ms ({ttl})")]
+    LeaseRenewal { renew: u64, ttl: u64 },
 }
 
 impl Config {
@@ -156,6 +181,9 @@ impl Config {
             }
             Some(s) if s.len() < 32 => return Err(ConfigError::ShortSecret(s.len())),
             _ => {}
+        }
+        if self.dev_tokens && !bound.ip().is_loopback() {
+            return Err(ConfigError::PublicDevTokens(bound));
         }
         for (name, value) in [
             ("--ping-interval-ms", self.ping_interval_ms),
@@ -172,8 +200,11 @@ impl Config {
                 return Err(ConfigError::Zero(name));
             }
         }
-        if self.store == StoreKind::Redis {
-            return Err(ConfigError::RedisUnavailable);
+        if self.lease_renew_ms == 0 || self.lease_renew_ms >= self.lease_ttl_ms {
+            return Err(ConfigError::LeaseRenewal {
+                renew: self.lease_renew_ms,
+                ttl: self.lease_ttl_ms,
+            });
         }
         Ok(())
     }

@@ -6,9 +6,11 @@
 //! gets nothing.
 
 use presence_protocol::Presence;
+use serde::{Deserialize, Serialize};
 
 /// A member's change in one room.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "k", content = "p", rename_all = "snake_case")]
 pub enum RoomChange {
     Join(Presence),
     Leave,
@@ -28,8 +30,10 @@ impl RoomChange {
     }
 }
 
-/// Something that happened, for the sessions that care about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something that happened, for the sessions that care about it. Between nodes it
+/// travels as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
 pub enum Event {
     /// A member of `room` joined, left or changed.
     Room {

@@ -39,7 +39,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(render_metrics));
-    if state.service.dev_mode {
+    if state.service.dev_mode || state.service.config.dev_tokens {
         router = router.route("/dev/token", post(dev_token));
     }
     if let Some(dir) = &state.service.config.static_dir {

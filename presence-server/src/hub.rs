@@ -22,7 +22,7 @@ use presence_protocol::{Presence, ServerFrame};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{Event, RoomChange};
+use crate::events::{Event, RoomChange, Topic};
 use crate::metrics;
 
 /// Frames that may wait behind a held session's state frame before it is killed.
@@ -109,6 +109,9 @@ struct Inner {
     rooms: HashMap<String, LocalRoom>,
     watchers: HashMap<String, HashMap<LocalId, Sub>>,
     dirty_rooms: Vec<String>,
+    /// Rooms whose members must get a fresh `room_state` (a large room that became
+    /// small again: its members' lists are out of date).
+    stale_rooms: Vec<String>,
     next_id: LocalId,
 }
 
@@ -404,6 +407,7 @@ impl Hub {
             sessions,
             rooms,
             dirty_rooms,
+            stale_rooms,
             ..
         } = inner;
         let Some(r) = rooms.get_mut(room) else { return };
@@ -440,7 +444,10 @@ impl Hub {
             return;
         }
         r.dirty = false;
-        r.count_sent = None;
+        if r.count_sent.take().is_some() {
+            // Large until now: the members only had counts. Send them the list.
+            inner_stale_push(stale_rooms, room);
+        }
         let public = std::mem::take(&mut r.public);
         let own = std::mem::take(&mut r.own);
         // One frame per view, shared by every recipient of that view: the public one,
@@ -471,6 +478,51 @@ impl Hub {
         }
     }
 
+    /// Whether any local session wants events of `topic`.
+    pub fn wants(&self, topic: &Topic) -> bool {
+        let inner = self.lock();
+        match topic {
+            Topic::Room(room) => inner.rooms.contains_key(room),
+            Topic::User(user) => inner.watchers.contains_key(user),
+        }
+    }
+
+    /// Rooms with local members.
+    pub fn room_names(&self) -> Vec<String> {
+        self.lock().rooms.keys().cloned().collect()
+    }
+
+    /// Users watched by local sessions.
+    pub fn watched_users(&self) -> Vec<String> {
+        self.lock().watchers.keys().cloned().collect()
+    }
+
+    /// Rooms that need a fresh `room_state` (see [`Hub::resync_room`]); clears the list.
+    pub fn take_stale_rooms(&self) -> Vec<String> {
+        std::mem::take(&mut self.lock().stale_rooms)
+    }
+
+    /// Sends a fresh `room_state` to every local member of `room`, after what is
+    /// pending for the room. Used when their view may be out of date.
+    pub fn resync_room(&self, room: &str, state: &ServerFrame, count: u64, snapshot_at: Instant) {
+        let bytes = to_bytes(state);
+        let mut inner = self.lock();
+        self.flush_room(&mut inner, room, Instant::now());
+        let Inner {
+            sessions, rooms, ..
+        } = &mut *inner;
+        let Some(r) = rooms.get_mut(room) else {
+            return;
+        };
+        if !r.dirty {
+            r.count = count;
+        }
+        for (id, sub) in &mut r.subs {
+            send_to(sessions, *id, sub, &bytes);
+            sub.snapshot_at = Some(snapshot_at);
+        }
+    }
+
     /// Local sessions, for metrics and tests.
     pub fn session_count(&self) -> usize {
         self.lock().sessions.len()
@@ -481,6 +533,12 @@ fn presence_frame(p: &Presence) -> Utf8Bytes {
     to_bytes(&ServerFrame::Presence {
         presence: p.clone(),
     })
+}
+
+fn inner_stale_push(stale: &mut Vec<String>, room: &str) {
+    if !stale.iter().any(|r| r == room) {
+        stale.push(room.to_owned());
+    }
 }
 
 fn pend(pending: &mut Vec<Pending>, user: &str, change: RoomChange, at: Instant) {

@@ -21,6 +21,8 @@
 //! - [`timers`]: every deadline (grace, typing, custom status expiry) in one sorted set
 //!   with one task.
 //! - [`auth`]: JWT verification (HS256) and room/watch patterns.
+//! - [`redis_link`]: the Redis (or Redis Cluster) connection, key layout and scripts
+//!   shared by `store/redis.rs` and `broker/redis.rs`.
 //! - [`metrics`]: the Prometheus metric names.
 //!
 //! The binary (`main.rs`) parses the config, sets up logging, binds and calls [`run`].
@@ -53,13 +55,34 @@ pub use crate::http::{app, AppState};
 
 use crate::auth::Auth;
 use crate::broker::memory::MemoryBroker;
+use crate::broker::redis::RedisBroker;
+use crate::broker::Broker;
+use crate::config::StoreKind;
 use crate::hub::Hub;
+use crate::redis_link::RedisConn;
 use crate::service::Service;
 use crate::store::memory::MemoryStore;
+use crate::store::redis::RedisStore;
+use crate::store::Store;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot connect to Redis at {url}: {error}")]
+    Redis {
+        url: String,
+        error: redis::RedisError,
+    },
+}
 
 /// Builds the service for `config` on an address that is already bound. In development
 /// mode (no secret) the secret is random and logged as a warning.
-pub fn build(config: Config, bound: std::net::SocketAddr) -> Result<Arc<Service>, ConfigError> {
+pub async fn build(
+    config: Config,
+    bound: std::net::SocketAddr,
+) -> Result<Arc<Service>, StartError> {
     config.check(bound)?;
     let (auth, dev_mode) = match &config.jwt_secret {
         Some(secret) => (Auth::hs256(secret.as_bytes()), false),
@@ -74,8 +97,42 @@ pub fn build(config: Config, bound: std::net::SocketAddr) -> Result<Arc<Service>
         config.large_room_threshold,
         Duration::from_millis(presence_protocol::limits::ROOM_COUNT_INTERVAL_MS),
     ));
-    let store = Arc::new(MemoryStore::new());
-    let broker = Arc::new(MemoryBroker::new(hub.clone()));
+    let node_id = config
+        .node_id
+        .clone()
+        .unwrap_or_else(service::random_node_id);
+    let (store, broker): (Arc<dyn Store>, Arc<dyn Broker>) = match config.store {
+        StoreKind::Memory => (
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryBroker::new(hub.clone())),
+        ),
+        StoreKind::Redis => {
+            let redis_error = |error| StartError::Redis {
+                url: config.redis_url.clone(),
+                error,
+            };
+            let conn = RedisConn::connect(&config.redis_url, config.redis_cluster, None)
+                .await
+                .map_err(redis_error)?;
+            let retention_ms = config.retention_days.saturating_mul(24 * 3600 * 1000);
+            let store = RedisStore::new(conn.clone(), &config.redis_prefix, retention_ms);
+            let broker = RedisBroker::connect(
+                &config.redis_url,
+                config.redis_cluster,
+                &config.redis_prefix,
+                node_id.clone(),
+                hub.clone(),
+                conn,
+            )
+            .await
+            .map_err(redis_error)?;
+            (Arc::new(store), Arc::new(broker))
+        }
+    };
+    let config = Config {
+        node_id: Some(node_id),
+        ..config
+    };
     Ok(Arc::new(Service::new(
         Arc::new(config),
         auth,
@@ -94,7 +151,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
-    let service = build(config, bound)?;
+    let service = build(config, bound).await?;
     if service.dev_mode {
         tracing::warn!(
             "DEVELOPMENT MODE: no --jwt-secret (PRESENCE_JWT_SECRET) is set, so tokens are \
@@ -159,7 +216,50 @@ async fn background_tasks(service: Arc<Service>, stop: CancellationToken) {
             }
         }
     };
-    tokio::join!(timers, flush);
+    let stale_rooms = {
+        let service = service.clone();
+        let stop = stop.clone();
+        async move {
+            // Large rooms that became small again: their members need the list.
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = tick.tick() => {
+                        for room in service.hub.take_stale_rooms() {
+                            service.resync_room(&room).await;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let leases = {
+        let service = service.clone();
+        let stop = stop.clone();
+        async move {
+            if !service.shared_store() {
+                return;
+            }
+            let mut tick =
+                tokio::time::interval(Duration::from_millis(service.config.lease_renew_ms));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let (mut first, mut up) = (true, true);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = tick.tick() => {
+                        up = service.maintain_lease(first, up).await;
+                        if up {
+                            first = false;
+                            service.sweep_dead_nodes().await;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    tokio::join!(timers, flush, stale_rooms, leases);
 }
 
 /// Resolves on SIGTERM or ctrl-c.

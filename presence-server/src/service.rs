@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use presence_protocol::{
-    limits::LARGE_ROOM_MEMBERS_SHOWN, ChosenStatus, ClientFrame, ErrorCode, Presence, ServerFrame,
-    UserInfo,
+    limits::LARGE_ROOM_MEMBERS_SHOWN, ActivityState, ChosenStatus, ClientFrame, ErrorCode,
+    Presence, ServerFrame, UserInfo,
 };
 
 use crate::auth::{Auth, Identity};
@@ -20,6 +20,9 @@ use crate::metrics;
 use crate::presence::{UserRecord, Viewer};
 use crate::store::{NewSession, Store, StoreError, TypingOutcome, UserChange, UserUpdate};
 use crate::timers::{TimerKey, Timers};
+
+/// How long a node owns the cleanup of a dead node before another may retry it.
+const SWEEP_CLAIM_MS: u64 = 30_000;
 
 /// A request that failed: the `error` frame's code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +83,25 @@ pub struct Service {
     /// Resumed sessions → rooms carried over from the session they took over and not
     /// joined again yet. A `std::sync::Mutex`: never held across an `.await`.
     carried: Mutex<HashMap<String, HashSet<String>>>,
+    /// This node's live sessions, as the store should have them: what the node asserts
+    /// again when the store lost its data. A `std::sync::Mutex`: never held across an
+    /// `.await`.
+    live: Mutex<HashMap<String, LiveSession>>,
+}
+
+/// What a node knows of one of its live sessions, to assert it again.
+#[derive(Debug, Clone)]
+struct LiveSession {
+    user: String,
+    name: String,
+    device: String,
+    activity: ActivityState,
+    rooms: HashSet<String>,
+}
+
+/// A fresh node id, when none is configured.
+pub fn random_node_id() -> String {
+    random_hex(6)
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -109,7 +131,14 @@ impl Service {
             store,
             broker,
             carried: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveSession>> {
+        self.live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn carried(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<String>>> {
@@ -168,6 +197,16 @@ impl Service {
             }
         }
         self.publish_change(&opened.change, now).await;
+        self.live().insert(
+            session.clone(),
+            LiveSession {
+                user: identity.user.clone(),
+                name: identity.name.clone(),
+                device: device.clone(),
+                activity: ActivityState::Active,
+                rooms: HashSet::new(),
+            },
+        );
         let local = self.hub.register(&identity.user, out.clone());
         let welcome = ServerFrame::Welcome {
             session: session.clone(),
@@ -217,6 +256,9 @@ impl Service {
                     .store
                     .set_activity(&user, &ctx.session, state, now)
                     .await?;
+                if let Some(live) = self.live().get_mut(&ctx.session) {
+                    live.activity = state;
+                }
                 self.publish_change(&change, now).await;
                 Ok(ack)
             }
@@ -345,6 +387,9 @@ impl Service {
             }
         };
         ctx.rooms.insert(room.clone());
+        if let Some(live) = self.live().get_mut(&ctx.session) {
+            live.rooms.insert(room.clone());
+        }
         if let Some(rooms) = self.carried().get_mut(&ctx.session) {
             rooms.remove(&room);
         }
@@ -376,6 +421,9 @@ impl Service {
             .is_some_and(|rooms| rooms.remove(room));
         if !ctx.rooms.remove(room) && !carried {
             return Ok(());
+        }
+        if let Some(live) = self.live().get_mut(&ctx.session) {
+            live.rooms.remove(room);
         }
         if self.hub.unsubscribe_room(room, ctx.local) == Interest::Last {
             self.unsubscribe(Topic::Room(room.to_owned())).await;
@@ -490,6 +538,7 @@ impl Service {
     /// The socket of a session is gone (closed, lost, or the node shuts down): stop
     /// delivering to it, and keep its user present for the grace period.
     pub async fn end(&self, ctx: SessionCtx) {
+        self.live().remove(&ctx.session);
         let rooms: Vec<String> = ctx.rooms.into_iter().collect();
         let watching: Vec<String> = ctx.watching.into_iter().collect();
         let (rooms, users) = self.hub.unregister(ctx.local, &rooms, &watching);
@@ -519,7 +568,10 @@ impl Service {
         let this = self.clone();
         tokio::spawn(async move {
             if let Err(e) = this.fire(key.clone(), at).await {
-                tracing::warn!(?key, "timer work failed: {}", e.message);
+                // The store is away: try again, or a lingering session would never
+                // close. Its deadline stays `at`, so the retry does the same work.
+                tracing::warn!(?key, "timer work failed, retrying in 1 s: {}", e.message);
+                this.timers.retry(key, at, now_ms() + 1_000);
             }
         });
     }
@@ -562,6 +614,200 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    // --- Many nodes, and a store that went away ------------------------------------
+
+    /// Whether several nodes share the store (leases and sweeps then run).
+    pub fn shared_store(&self) -> bool {
+        self.store.shared()
+    }
+
+    /// Renews this node's lease. `first` is the node's first renewal. When the store
+    /// had lost the lease (it lost its data, or swept this node after a long outage),
+    /// the node asserts its live sessions again; after any outage, or when events from
+    /// other nodes may have been lost, local sessions get fresh state. Returns whether
+    /// the store answered.
+    pub async fn maintain_lease(&self, first: bool, was_up: bool) -> bool {
+        let now = now_ms();
+        let renewed = self
+            .store
+            .renew_lease(&self.node_id, self.config.lease_ttl_ms, now)
+            .await;
+        metrics::redis_up(renewed.is_ok());
+        let lease_was_there = match renewed {
+            Ok(existed) => existed,
+            Err(e) => {
+                if was_up {
+                    tracing::warn!("store unreachable, serving local sessions only: {e}");
+                }
+                return false;
+            }
+        };
+        let lost_messages = self.broker.take_lost_messages();
+        if !lease_was_there && !first {
+            tracing::warn!("this node's lease was gone: asserting its sessions again");
+            self.reassert().await;
+        }
+        if (!lease_was_there && !first) || !was_up || lost_messages {
+            if !was_up {
+                tracing::info!("store reachable again: resyncing local sessions");
+            }
+            self.resync_local().await;
+        }
+        true
+    }
+
+    /// Writes every live session of this node, and its rooms, to the store again.
+    async fn reassert(&self) {
+        let sessions: Vec<(String, LiveSession)> = self
+            .live()
+            .iter()
+            .map(|(id, s)| (id.clone(), s.clone()))
+            .collect();
+        let now = now_ms();
+        for (id, s) in sessions {
+            let rooms: Vec<String> = s.rooms.into_iter().collect();
+            let session = NewSession {
+                id,
+                user: s.user,
+                name: s.name,
+                device: s.device,
+                node: self.node_id.clone(),
+            };
+            match self
+                .store
+                .assert_session(session, s.activity, &rooms, now)
+                .await
+            {
+                Ok(Some(change)) => self.publish_change(&change, now).await,
+                Ok(None) => {}
+                Err(e) => tracing::warn!("asserting a session failed: {e}"),
+            }
+        }
+    }
+
+    /// Sends fresh state to every local session: a `room_state` for each room, a
+    /// `presence` for each watched user.
+    async fn resync_local(&self) {
+        for room in self.hub.room_names() {
+            self.resync_room(&room).await;
+        }
+        let users = self.hub.watched_users();
+        let now = now_ms();
+        for chunk in users.chunks(100) {
+            match self.store.users(chunk).await {
+                Ok(records) => {
+                    for r in records {
+                        self.hub.deliver(&Event::User {
+                            user: r.id.clone(),
+                            public: Some(r.view(Viewer::Others, now)),
+                            own: Some(r.view(Viewer::Own, now)),
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!("resync of watched users failed: {e}"),
+            }
+        }
+    }
+
+    /// Sends a fresh `room_state` (no `ref`) to the local members of `room`.
+    pub async fn resync_room(&self, room: &str) {
+        let snapshot_at = std::time::Instant::now();
+        let snapshot = match self
+            .store
+            .room_snapshot(
+                room,
+                self.config.large_room_threshold,
+                LARGE_ROOM_MEMBERS_SHOWN,
+            )
+            .await
+        {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                tracing::warn!(room, "resync failed: {e}");
+                return;
+            }
+        };
+        let now = now_ms();
+        let state = ServerFrame::RoomState {
+            room: room.to_owned(),
+            count: snapshot.count,
+            members: snapshot
+                .members
+                .iter()
+                .map(|m| m.view(Viewer::Others, now))
+                .collect(),
+            typing: snapshot.typing,
+            r#ref: None,
+        };
+        self.hub
+            .resync_room(room, &state, snapshot.count, snapshot_at);
+    }
+
+    /// Cleans up after nodes whose lease expired: closes their sessions (their users
+    /// leave and go offline everywhere). Exactly one live node sweeps each dead node.
+    pub async fn sweep_dead_nodes(&self) {
+        let now = now_ms();
+        let Ok(expired) = self.store.expired_nodes(now).await else {
+            return;
+        };
+        for node in expired.into_iter().filter(|n| *n != self.node_id) {
+            match self
+                .store
+                .claim_sweep(&node, &self.node_id, SWEEP_CLAIM_MS)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(%node, "sweep claim failed: {e}");
+                    continue;
+                }
+            }
+            let sessions = match self.store.node_sessions(&node).await {
+                Ok(sessions) => sessions,
+                Err(e) => {
+                    tracing::warn!(%node, "listing a dead node's sessions failed: {e}");
+                    continue;
+                }
+            };
+            let mut closed = 0;
+            let mut complete = true;
+            for (user, session) in &sessions {
+                match self.store.close_session(user, session, now_ms()).await {
+                    Ok(Some(change)) => {
+                        closed += 1;
+                        self.publish_change(&change, now_ms()).await;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        complete = false;
+                        tracing::warn!(%node, %user, "closing a dead node's session failed: {e}");
+                    }
+                }
+            }
+            // An incomplete sweep is left for the claim to expire; then it runs again.
+            if complete {
+                if let Err(e) = self.store.forget_node(&node).await {
+                    tracing::warn!(%node, "forgetting a swept node failed: {e}");
+                }
+            }
+            tracing::info!(%node, sessions = closed, "swept a dead node");
+            metrics::node_swept(closed);
+        }
+    }
+
+    /// At shutdown: the node's sessions linger for the grace period, then the other
+    /// nodes sweep the ones that did not come back.
+    pub async fn release_lease(&self) {
+        if let Err(e) = self
+            .store
+            .release_lease(&self.node_id, self.config.grace_ms, now_ms())
+            .await
+        {
+            tracing::warn!("releasing the lease failed: {e}");
+        }
     }
 
     /// The presences of `ids` as `viewer` sees them.

@@ -29,6 +29,8 @@ pub enum TimerKey {
 struct Inner {
     by_key: HashMap<TimerKey, u64>,
     queue: BTreeSet<(u64, TimerKey)>,
+    /// Keys firing again after a failure → the deadline they stand for.
+    retries: HashMap<TimerKey, u64>,
 }
 
 /// A sorted deadline set with one sleeper (see the module docs).
@@ -48,7 +50,15 @@ impl Timers {
 
     /// Sets (or moves) the deadline of `key` to `at_ms` (epoch ms).
     pub fn schedule(&self, key: TimerKey, at_ms: u64) {
+        self.insert(key, at_ms, None);
+    }
+
+    fn insert(&self, key: TimerKey, at_ms: u64, retry_of: Option<u64>) {
         let mut inner = self.lock();
+        match retry_of {
+            Some(deadline) => inner.retries.insert(key.clone(), deadline),
+            None => inner.retries.remove(&key),
+        };
         if let Some(old) = inner.by_key.insert(key.clone(), at_ms) {
             inner.queue.remove(&(old, key.clone()));
         }
@@ -60,8 +70,18 @@ impl Timers {
         }
     }
 
+    /// Fires `key` again at `retry_at_ms`, still as the deadline `at_ms` (whose work
+    /// failed), unless the key was scheduled anew meanwhile.
+    pub fn retry(&self, key: TimerKey, at_ms: u64, retry_at_ms: u64) {
+        if self.lock().by_key.contains_key(&key) {
+            return;
+        }
+        self.insert(key, retry_at_ms, Some(at_ms));
+    }
+
     pub fn cancel(&self, key: &TimerKey) {
         let mut inner = self.lock();
+        inner.retries.remove(key);
         if let Some(at) = inner.by_key.remove(key) {
             inner.queue.remove(&(at, key.clone()));
         }
@@ -82,6 +102,7 @@ impl Timers {
             Some((at, _)) if *at <= now => {
                 let (at, key) = inner.queue.pop_first().ok_or(None)?;
                 inner.by_key.remove(&key);
+                let at = inner.retries.remove(&key).unwrap_or(at);
                 Ok((key, at))
             }
             Some((at, _)) => Err(Some(*at)),

@@ -11,7 +11,7 @@ use common::{http_get, http_post_json, http_request, token, token_with, Client, 
 use presence_protocol::{ErrorCode, ServerFrame};
 use presence_server::auth::{Auth, Claims};
 use presence_server::clock::now_ms;
-use presence_server::{Config, ConfigError};
+use presence_server::{Config, ConfigError, StartError};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------
@@ -800,13 +800,24 @@ async fn development_mode_refuses_to_listen_on_a_public_address() {
         ..common::test_config()
     };
     for public in ["0.0.0.0:8080", "[::]:8080", "192.0.2.1:8080"] {
-        let result = presence_server::build(dev(), public.parse().unwrap());
+        let result = presence_server::build(dev(), public.parse().unwrap()).await;
         assert!(
-            matches!(result, Err(ConfigError::PublicBindWithoutSecret(_))),
+            matches!(
+                result,
+                Err(StartError::Config(ConfigError::PublicBindWithoutSecret(_)))
+            ),
             "{public}: {result:?}"
         );
     }
     // Loopback is development mode's home; a secret makes any address fine.
-    assert!(presence_server::build(dev(), "127.0.0.1:8080".parse().unwrap()).is_ok());
-    assert!(presence_server::build(common::test_config(), "0.0.0.0:8080".parse().unwrap()).is_ok());
+    assert!(
+        presence_server::build(dev(), "127.0.0.1:8080".parse().unwrap())
+            .await
+            .is_ok()
+    );
+    assert!(
+        presence_server::build(common::test_config(), "0.0.0.0:8080".parse().unwrap())
+            .await
+            .is_ok()
+    );
 }

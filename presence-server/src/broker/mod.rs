@@ -6,6 +6,7 @@
 //! service passes that on here.
 
 pub mod memory;
+pub mod redis;
 
 use async_trait::async_trait;
 
@@ -25,4 +26,10 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     async fn subscribe(&self, topic: Topic) -> Result<(), BrokerError>;
     /// This node no longer wants events of `topic`.
     async fn unsubscribe(&self, topic: Topic) -> Result<(), BrokerError>;
+
+    /// Whether events from other nodes may have been lost since the last call (the
+    /// link to them broke); local sessions then need fresh state. Clears the flag.
+    fn take_lost_messages(&self) -> bool {
+        false
+    }
 }
