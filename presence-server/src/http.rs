@@ -55,7 +55,7 @@ async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Respons
     // larger ones are refused anyway.
     let max_message = config.max_frame_bytes.saturating_mul(2).max(1024);
     upgrade
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(max_message)
