@@ -66,6 +66,17 @@ pub async fn serve(socket: WebSocket, service: Arc<Service>, shutdown: Cancellat
             code,
             reason: Utf8Bytes::from_static(reason),
         })));
+        // The closing handshake: read (and drop) until the client's close, so the
+        // socket is not torn down with unread bytes in it — the kernel would then
+        // reset the connection, and the client could lose our close frame.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
     // Dropping the last sender ends the writer once it has sent what is queued (the
     // close frame included); a writer stuck on a dead socket is cut off.
