@@ -54,6 +54,11 @@ impl UserRecord {
         }
     }
 
+    /// One of the user's sessions.
+    pub fn session_mut(&mut self, id: &str) -> Option<&mut SessionState> {
+        self.sessions.iter_mut().find(|s| s.id == id)
+    }
+
     /// The status others see (PROTOCOL.md, "Effective status").
     pub fn public_status(&self) -> EffectiveStatus {
         if self.sessions.is_empty() || self.chosen == ChosenStatus::Invisible {

@@ -305,12 +305,7 @@ impl Store for MemoryStore {
                 return Err(StoreError::NoSession(session.to_owned()));
             }
             let before = st.user_mut(user).clone();
-            if let Some(s) = st
-                .user_mut(user)
-                .sessions
-                .iter_mut()
-                .find(|s| s.id == session)
-            {
+            if let Some(s) = st.user_mut(user).session_mut(session) {
                 s.lingering = true;
             }
             let touched = st.end_typing_of_session(session, user);
@@ -337,12 +332,9 @@ impl Store for MemoryStore {
         self.with(|st| {
             let rec = st.user_mut(user);
             let before = rec.clone();
-            let s = rec
-                .sessions
-                .iter_mut()
-                .find(|s| s.id == session)
-                .ok_or_else(|| StoreError::NoSession(session.to_owned()))?;
-            s.activity = activity;
+            rec.session_mut(session)
+                .ok_or_else(|| StoreError::NoSession(session.to_owned()))?
+                .activity = activity;
             Ok(st.finish(before, Vec::new(), true, now_ms))
         })
     }
@@ -356,16 +348,7 @@ impl Store for MemoryStore {
         Ok(self.with(|st| {
             let rec = st.user_mut(user);
             let before = rec.clone();
-            match update {
-                UserUpdate::Status(status) => rec.chosen = status,
-                UserUpdate::Custom(custom) => rec.custom = custom,
-                UserUpdate::Privacy(privacy) => rec.privacy = privacy,
-                UserUpdate::ExpireCustom { expires_at } => {
-                    if rec.custom.as_ref().and_then(|c| c.expires_at) == Some(expires_at) {
-                        rec.custom = None;
-                    }
-                }
-            }
+            update.apply(rec);
             st.finish(before, Vec::new(), true, now_ms)
         }))
     }

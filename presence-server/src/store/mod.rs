@@ -99,6 +99,22 @@ pub enum UserUpdate {
     },
 }
 
+impl UserUpdate {
+    /// Applies the update to a record (every store does it this way).
+    pub fn apply(&self, rec: &mut UserRecord) {
+        match self {
+            Self::Status(status) => rec.chosen = *status,
+            Self::Custom(custom) => rec.custom.clone_from(custom),
+            Self::Privacy(privacy) => rec.privacy = *privacy,
+            Self::ExpireCustom { expires_at } => {
+                if rec.custom.as_ref().and_then(|c| c.expires_at) == Some(*expires_at) {
+                    rec.custom = None;
+                }
+            }
+        }
+    }
+}
+
 /// What `room_snapshot` returns.
 #[derive(Debug, Clone, Default)]
 pub struct RoomSnapshot {

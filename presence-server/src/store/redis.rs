@@ -174,6 +174,25 @@ impl RedisStore {
         )))
     }
 
+    /// [`modify`](Self::modify) of the record alone, then every room of the user
+    /// brought up to date.
+    async fn modify_everywhere(
+        &self,
+        user: &str,
+        now_ms: u64,
+        f: impl Fn(&mut UserRecord) -> Result<(), StoreError>,
+    ) -> Result<UserChange, StoreError> {
+        let (before, after, ()) = self.modify(user, now_ms, |st| f(&mut st.record)).await?;
+        let rooms = self
+            .sync_rooms(after.all_rooms(), user, after.record.visible(), None)
+            .await?;
+        Ok(UserChange {
+            before,
+            after: after.record,
+            rooms,
+        })
+    }
+
     async fn room_join(
         &self,
         room: &str,
@@ -381,13 +400,10 @@ impl Store for RedisStore {
     ) -> Result<UserChange, StoreError> {
         let (before, after, rooms) = self
             .modify(user, now_ms, |st| {
-                let s = st
-                    .record
-                    .sessions
-                    .iter_mut()
-                    .find(|s| s.id == session)
-                    .ok_or_else(|| StoreError::NoSession(session.to_owned()))?;
-                s.lingering = true;
+                st.record
+                    .session_mut(session)
+                    .ok_or_else(|| StoreError::NoSession(session.to_owned()))?
+                    .lingering = true;
                 Ok(st.rooms.get(session).cloned().unwrap_or_default())
             })
             .await?;
@@ -452,26 +468,13 @@ impl Store for RedisStore {
         activity: ActivityState,
         now_ms: u64,
     ) -> Result<UserChange, StoreError> {
-        let (before, after, ()) = self
-            .modify(user, now_ms, |st| {
-                let s = st
-                    .record
-                    .sessions
-                    .iter_mut()
-                    .find(|s| s.id == session)
-                    .ok_or_else(|| StoreError::NoSession(session.to_owned()))?;
-                s.activity = activity;
-                Ok(())
-            })
-            .await?;
-        let rooms = self
-            .sync_rooms(after.all_rooms(), user, after.record.visible(), None)
-            .await?;
-        Ok(UserChange {
-            before,
-            after: after.record,
-            rooms,
+        self.modify_everywhere(user, now_ms, |rec| {
+            rec.session_mut(session)
+                .ok_or_else(|| StoreError::NoSession(session.to_owned()))?
+                .activity = activity;
+            Ok(())
         })
+        .await
     }
 
     async fn update_user(
@@ -480,30 +483,11 @@ impl Store for RedisStore {
         update: UserUpdate,
         now_ms: u64,
     ) -> Result<UserChange, StoreError> {
-        let (before, after, ()) = self
-            .modify(user, now_ms, |st| {
-                let rec = &mut st.record;
-                match &update {
-                    UserUpdate::Status(status) => rec.chosen = *status,
-                    UserUpdate::Custom(custom) => rec.custom.clone_from(custom),
-                    UserUpdate::Privacy(privacy) => rec.privacy = *privacy,
-                    UserUpdate::ExpireCustom { expires_at } => {
-                        if rec.custom.as_ref().and_then(|c| c.expires_at) == Some(*expires_at) {
-                            rec.custom = None;
-                        }
-                    }
-                }
-                Ok(())
-            })
-            .await?;
-        let rooms = self
-            .sync_rooms(after.all_rooms(), user, after.record.visible(), None)
-            .await?;
-        Ok(UserChange {
-            before,
-            after: after.record,
-            rooms,
+        self.modify_everywhere(user, now_ms, |rec| {
+            update.apply(rec);
+            Ok(())
         })
+        .await
     }
 
     async fn join(
