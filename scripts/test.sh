@@ -3,7 +3,7 @@
 # need (see ../shared/TOOLCHAIN.md for what works here and why), so the same command
 # serves a newcomer, a developer and CI.
 #
-#   ./scripts/test.sh            everything
+#   ./scripts/test.sh            everything (scripts/test-wasm.sh included)
 #   ./scripts/test.sh --no-lint  skip rustfmt and clippy (quicker while iterating)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,5 +68,9 @@ step "tests (protocol fixtures, server units, server integration over real socke
 cargo nextest run --workspace --locked --no-fail-fast --profile ci
 step "doc tests"
 cargo test --workspace --locked --doc
+
+# --- the browser SDK in a real browser -----------------------------------------------
+step "browser tests of the wasm SDK (scripts/test-wasm.sh)"
+./scripts/test-wasm.sh
 
 step "all tests passed"
