@@ -400,6 +400,22 @@ pub async fn asserting_a_session_restores_it_and_its_rooms(store: &dyn Store) {
     assert_eq!(store.node_sessions("n1").await.unwrap().len(), 1);
 }
 
+pub async fn a_resumed_session_leaves_its_nodes_index(store: &dyn Store) {
+    let on = |node: &str, id: &str| NewSession {
+        node: node.into(),
+        ..session("a", id, "web")
+    };
+    store.open_session(on("n1", "old"), MAX, 1).await.unwrap();
+    store.linger_session("a", "old", 2).await.unwrap();
+    let opened = store.open_session(on("n2", "new"), MAX, 3).await.unwrap();
+    assert_eq!(opened.resumed.unwrap().session, "old");
+    assert!(store.node_sessions("n1").await.unwrap().is_empty());
+    assert_eq!(
+        store.node_sessions("n2").await.unwrap(),
+        [("a".to_owned(), "new".to_owned())]
+    );
+}
+
 /// Runs every contract test against a backend; `$make` builds a fresh store.
 macro_rules! conformance_suite {
     ($backend:ident, $make:expr) => {
@@ -447,6 +463,7 @@ macro_rules! shared_suite {
             conformance_suite!(@tests $make;
                 leases_expire_and_one_sweeper_claims_a_dead_node,
                 asserting_a_session_restores_it_and_its_rooms,
+                a_resumed_session_leaves_its_nodes_index,
             );
         }
     };

@@ -342,9 +342,10 @@ impl Store for RedisStore {
                     .find(|s| same_device(s))
                     .map(|s| s.id.clone());
                 let resumed = old.map(|old| {
+                    let node = st.nodes.get(&old).cloned();
                     let rooms = st.remove_session(&old);
                     st.rooms.insert(new.id.clone(), rooms.clone());
-                    (old, rooms)
+                    (old, rooms, node)
                 });
                 if resumed.is_none() && st.record.sessions.len() >= max_sessions {
                     return Err(StoreError::TooManySessions(max_sessions));
@@ -362,7 +363,7 @@ impl Store for RedisStore {
             .await?;
         let visible = after.record.visible();
         let mut rooms = Vec::new();
-        if let Some((old, carried)) = &resumed {
+        if let Some((old, carried, old_node)) = &resumed {
             // Join the new session before the old one leaves: the user never leaves.
             for room in carried {
                 let mut effect = self.room_join(room, &new.user, &new.id, visible).await?;
@@ -370,9 +371,14 @@ impl Store for RedisStore {
                 effect.count = left.count;
                 rooms.push(effect);
             }
+            if let Some(node) = old_node {
+                self.index_session(node, &new.user, old, false).await?;
+            }
         }
-        let carried: BTreeSet<String> =
-            resumed.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
+        let carried: BTreeSet<String> = resumed
+            .as_ref()
+            .map(|(_, r, _)| r.clone())
+            .unwrap_or_default();
         let others = after
             .all_rooms()
             .into_iter()
@@ -384,7 +390,7 @@ impl Store for RedisStore {
                 after: after.record,
                 rooms,
             },
-            resumed: resumed.map(|(session, rooms)| Resumed {
+            resumed: resumed.map(|(session, rooms, _)| Resumed {
                 session,
                 rooms: rooms.into_iter().collect(),
             }),
