@@ -193,6 +193,9 @@ pub async fn run(
         tracing::warn!("some sessions did not close within {timeout:?}");
     }
     background.abort();
+    if service.shared_store() {
+        service.release_lease().await;
+    }
     Ok(())
 }
 
@@ -244,6 +247,10 @@ async fn background_tasks(service: Arc<Service>, stop: CancellationToken) {
             let mut tick =
                 tokio::time::interval(Duration::from_millis(service.config.lease_renew_ms));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut sweep = tokio::time::interval(Duration::from_millis(
+                service.config.lease_renew_ms.min(1_000),
+            ));
+            sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let (mut first, mut up) = (true, true);
             loop {
                 tokio::select! {
@@ -252,6 +259,10 @@ async fn background_tasks(service: Arc<Service>, stop: CancellationToken) {
                         up = service.maintain_lease(first, up).await;
                         if up {
                             first = false;
+                        }
+                    }
+                    _ = sweep.tick() => {
+                        if up && !first {
                             service.sweep_dead_nodes().await;
                         }
                     }

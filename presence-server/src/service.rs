@@ -87,6 +87,9 @@ pub struct Service {
     /// again when the store lost its data. A `std::sync::Mutex`: never held across an
     /// `.await`.
     live: Mutex<HashMap<String, LiveSession>>,
+    /// Resync once more on the next renewal: by then every other node has asserted
+    /// its sessions again.
+    resync_again: std::sync::atomic::AtomicBool,
 }
 
 /// What a node knows of one of its live sessions, to assert it again.
@@ -132,6 +135,7 @@ impl Service {
             broker,
             carried: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
+            resync_again: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -645,11 +649,18 @@ impl Service {
             }
         };
         let lost_messages = self.broker.take_lost_messages();
+        let recovering = (!lease_was_there && !first) || !was_up || lost_messages;
+        if recovering {
+            self.broker.recover().await;
+        }
         if !lease_was_there && !first {
             tracing::warn!("this node's lease was gone: asserting its sessions again");
             self.reassert().await;
         }
-        if (!lease_was_there && !first) || !was_up || lost_messages {
+        let again = self
+            .resync_again
+            .swap(recovering, std::sync::atomic::Ordering::AcqRel);
+        if recovering || again {
             if !was_up {
                 tracing::info!("store reachable again: resyncing local sessions");
             }

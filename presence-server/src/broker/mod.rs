@@ -32,4 +32,8 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     fn take_lost_messages(&self) -> bool {
         false
     }
+
+    /// Makes sure the link to the other nodes is up and every wanted topic is
+    /// subscribed (after an outage). Returns once done.
+    async fn recover(&self) {}
 }

@@ -41,7 +41,8 @@ struct Envelope {
 
 /// A topic to bring in line with the hub, and who waits for it.
 struct SyncRequest {
-    topic: Topic,
+    /// `None`: subscribe again to everything subscribed (after an outage).
+    topic: Option<Topic>,
     done: oneshot::Sender<Result<(), BrokerError>>,
 }
 
@@ -53,6 +54,7 @@ pub struct RedisBroker {
     keys: Keys,
     hub: Arc<Hub>,
     requests: mpsc::Sender<SyncRequest>,
+    subscriber: RedisConn,
     /// Set when the pub/sub connection dropped: messages may have been lost meanwhile,
     /// so local sessions need fresh state.
     lost_messages: Arc<AtomicBool>,
@@ -82,13 +84,19 @@ impl RedisBroker {
         let subscriber = RedisConn::connect(urls, cluster, Some(handler)).await?;
         let (requests, rx) = mpsc::channel(SUBSCRIBE_QUEUE);
         let keys = Keys::new(prefix);
-        tokio::spawn(subscription_task(subscriber, keys.clone(), hub.clone(), rx));
+        tokio::spawn(subscription_task(
+            subscriber.clone(),
+            keys.clone(),
+            hub.clone(),
+            rx,
+        ));
         Ok(Self {
             node,
             publisher,
             keys,
             hub,
             requests,
+            subscriber,
             lost_messages,
         })
     }
@@ -97,7 +105,7 @@ impl RedisBroker {
         channel(&self.keys, topic)
     }
 
-    async fn sync(&self, topic: Topic) -> Result<(), BrokerError> {
+    async fn sync(&self, topic: Option<Topic>) -> Result<(), BrokerError> {
         let (done, wait) = oneshot::channel();
         self.requests
             .send(SyncRequest { topic, done })
@@ -146,8 +154,18 @@ async fn subscription_task(
     let mut subscribed: HashSet<Topic> = HashSet::new();
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 512).await > 0 {
-        let topics: HashSet<Topic> = batch.iter().map(|r| r.topic.clone()).collect();
+        let all = batch.iter().any(|r| r.topic.is_none());
+        let mut topics: HashSet<Topic> = batch.iter().filter_map(|r| r.topic.clone()).collect();
         let mut result = Ok(());
+        if all {
+            for topic in subscribed.iter() {
+                let name = channel(&keys, topic);
+                if let Err(e) = conn.subscribe(&name).await {
+                    result = Err(BrokerError(e.to_string()));
+                }
+            }
+            topics.extend(subscribed.iter().cloned());
+        }
         for topic in topics {
             let wanted = hub.wants(&topic);
             let have = subscribed.contains(&topic);
@@ -198,11 +216,21 @@ impl Broker for RedisBroker {
     }
 
     async fn subscribe(&self, topic: Topic) -> Result<(), BrokerError> {
-        self.sync(topic).await
+        self.sync(Some(topic)).await
     }
 
     async fn unsubscribe(&self, topic: Topic) -> Result<(), BrokerError> {
-        self.sync(topic).await
+        self.sync(Some(topic)).await
+    }
+
+    async fn recover(&self) {
+        // A command makes a connection manager that gave up reconnecting try again.
+        let mut conn = self.subscriber.clone();
+        let _ = redis::cmd("PING").query_async::<Value>(&mut conn).await;
+        if let Err(e) = self.sync(None).await {
+            tracing::warn!("resubscribing failed: {e}");
+            self.lost_messages.store(true, Ordering::Release);
+        }
     }
 
     fn take_lost_messages(&self) -> bool {

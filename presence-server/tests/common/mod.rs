@@ -2,6 +2,7 @@
 //! clients (tokio-tungstenite) that speak the protocol.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod nodes;
 pub mod redis;
 
 use std::net::SocketAddr;
@@ -363,5 +364,28 @@ impl Client {
             }
         }
         pings
+    }
+}
+
+impl Client {
+    /// Connects to the WebSocket at `url` (a server node run as a process, say)
+    /// without saying hello.
+    pub async fn connect_url(url: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+        Self { ws, welcome: None }
+    }
+
+    /// Says hello with this `device` label and expects `welcome`.
+    pub async fn hello_device(&mut self, token: &str, device: &str) {
+        self.send(json!({"type": "hello", "token": token, "device": device}))
+            .await;
+        let frame = self.recv().await;
+        assert!(
+            matches!(frame, ServerFrame::Welcome { .. }),
+            "expected welcome for device {device}, got {frame:?}"
+        );
+        self.welcome = Some(frame);
     }
 }
