@@ -338,11 +338,15 @@ impl Hub {
                 };
                 r.count = *count;
                 let now = Instant::now();
-                if let Some(change) = public {
-                    pend(&mut r.public, user, change.clone(), now);
-                }
-                if let Some(change) = own {
-                    pend(&mut r.own, user, change.clone(), now);
+                // A large room sends counts, not diffs: keeping its changes would
+                // only cost a scan per event.
+                if r.count <= self.large_room {
+                    if let Some(change) = public {
+                        pend(&mut r.public, user, change.clone(), now);
+                    }
+                    if let Some(change) = own {
+                        pend(&mut r.own, user, change.clone(), now);
+                    }
                 }
                 if !r.dirty {
                     r.dirty = true;
