@@ -73,4 +73,8 @@ cargo test --workspace --locked --doc
 step "browser tests of the wasm SDK (scripts/test-wasm.sh)"
 ./scripts/test-wasm.sh
 
+# --- the npm package, React hooks, examples and end-to-end tests in Chromium ---------
+step "npm package, React hooks and end-to-end tests (scripts/test-npm.sh)"
+./scripts/test-npm.sh
+
 step "all tests passed"

@@ -569,3 +569,25 @@ fn frames_before_welcome_are_ignored() {
     h.frame(room_state("lobby", &["mallory"], &[], None));
     assert!(h.core.room("lobby").is_none());
 }
+
+#[test]
+fn an_expiring_custom_status_leaves_me_when_it_expires() {
+    let mut h = Harness::new();
+    h.open();
+    let at = h.now + 1_000;
+    h.ok(Input::SetCustom(Some(CustomStatus {
+        text: Some("Brb".into()),
+        emoji: None,
+        expires_at: Some(at),
+    })));
+    assert!(h.core.me().custom.is_some());
+    h.take();
+    h.advance(999);
+    assert!(h.core.me().custom.is_some(), "not before expires_at");
+    h.advance(1);
+    assert_eq!(h.core.me().custom, None);
+    assert!(h
+        .take()
+        .iter()
+        .any(|e| matches!(e, Effect::Emit(Event::Me))));
+}

@@ -413,6 +413,7 @@ impl Core {
             self.idle.deadline(),
             self.typing.deadline(),
             self.pacer.next_at(),
+            self.custom_expires_at(),
         ]
         .into_iter()
         .flatten()
@@ -643,7 +644,17 @@ impl Core {
         Ok(())
     }
 
+    /// When the chosen custom status expires, if it does.
+    fn custom_expires_at(&self) -> Option<u64> {
+        self.custom.as_ref()?.as_ref()?.expires_at
+    }
+
     fn on_timer(&mut self, now: u64) {
+        if self.custom_expires_at().is_some_and(|at| at <= now) {
+            // The server drops it at `expires_at` and tells the others; `me` follows.
+            self.custom = None;
+            self.me_changed();
+        }
         if let Phase::Waiting { at } = self.phase {
             if at <= now {
                 self.start_attempt(now);

@@ -1,0 +1,15 @@
+// presence-client: the SDK for apps built with a bundler (Vite with vite-plugin-wasm,
+// webpack 5 with asyncWebAssembly…): wasm-pack's `bundler` target, which loads the
+// WebAssembly module on import, plus the framework-free store and the text helpers.
+//
+//   import { PresenceClient } from "presence-client";
+//   const client = new PresenceClient({ url, getToken });
+//
+// Pages without a bundler use "presence-client/web" (with `await init()` first); React
+// apps use the hooks of "presence-client/react".
+export { PresenceClient } from "../pkg/bundler/presence_client.js";
+export { PresenceStore, EMPTY_ROOM } from "./store.js";
+export { formatLastSeen, typingText } from "./format.js";
+export { sameMembers, samePresence, shallowEqualArrays } from "./compare.js";
+export type { FormatLastSeenOptions, TypingTextOptions } from "./format.js";
+export type * from "./types.js";

@@ -1,0 +1,14 @@
+// presence-client/web: the SDK for pages without a bundler: wasm-pack's `web` target.
+// Call `init()` once (it fetches presence_client_bg.wasm next to the module, or what you
+// pass it) before creating a client:
+//
+//   import init, { PresenceClient } from "presence-client/web";
+//   await init();
+//   const client = new PresenceClient({ url, getToken });
+export { default, initSync, PresenceClient } from "../pkg/web/presence_client.js";
+export type { InitInput, InitOutput, SyncInitInput } from "../pkg/web/presence_client.js";
+export { PresenceStore, EMPTY_ROOM } from "./store.js";
+export { formatLastSeen, typingText } from "./format.js";
+export { sameMembers, samePresence, shallowEqualArrays } from "./compare.js";
+export type { FormatLastSeenOptions, TypingTextOptions } from "./format.js";
+export type * from "./types.js";

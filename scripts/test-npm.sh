@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The tests of the npm package, the examples and the browser end to end:
+#
+#   1. installs what they need, once (quick when already there): the wasm toolchain
+#      (npm/scripts/toolchain.sh, the same as scripts/test-wasm.sh), Debian's chromium and
+#      redis-server, and `npm ci` in npm/, examples/react-chat, examples/vanilla and
+#      tests/e2e (each has its package-lock.json);
+#   2. builds presence-server (debug), the package (npm run build: wasm-pack for the
+#      bundler and web targets, size-tuned release, then tsc) and the React example;
+#   3. runs the hook tests (vitest: a fake client, and the real wasm client against a
+#      real presence-server that the tests start), tsc over the tests;
+#   4. runs tests/e2e (node's test runner, playwright-core driving /usr/bin/chromium,
+#      never a downloaded browser): the packaging test (npm pack → a scratch Vite app →
+#      build → Chromium), the React example with two people against a real server and
+#      against two server nodes on a Redis of its own, and the vanilla page.
+#
+# Every server, redis-server and browser is started by the tests on 127.0.0.1 with a
+# port the kernel picks, and stopped by its PID. Screenshots of failed scenarios go to
+# tests/e2e/artifacts/.
+#
+#   ./scripts/test-npm.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# --- install what the tests need -----------------------------------------------------
+step "toolchain for the npm package and the browser tests"
+# shellcheck source=../npm/scripts/toolchain.sh
+. npm/scripts/toolchain.sh
+ensure_node
+ensure_wasm_toolchain
+ensure_apt chromium chromium chromium-driver
+ensure_apt redis-server redis-server
+node --version
+npm --version
+wasm-pack --version
+wasm-opt --version
+chromium --version 2>/dev/null || true
+redis-server --version
+
+npm_ci() {
+  (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+# --- build ---------------------------------------------------------------------------
+step "presence-server (debug build) for the tests"
+cargo build --locked -p presence-server
+export PRESENCE_SERVER_BIN=${CARGO_TARGET_DIR:-$root/target}/debug/presence-server
+
+step "the npm package (npm/: wasm-pack bundler + web targets, then tsc)"
+npm_ci npm
+(cd npm && npm run --silent build)
+
+step "the examples (examples/react-chat: vite build; examples/vanilla)"
+npm_ci examples/react-chat
+(cd examples/react-chat && npm run --silent build)
+npm_ci examples/vanilla
+
+# --- tests ---------------------------------------------------------------------------
+step "hook tests (vitest: a fake client, and the real wasm client on a real server)"
+(
+  cd npm
+  npm run --silent typecheck
+  PRESENCE_REQUIRE_SERVER=1 npx vitest run
+)
+
+step "end-to-end tests (tests/e2e: packaging, React example on one node and on Redis, vanilla)"
+npm_ci tests/e2e
+(
+  cd tests/e2e
+  node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=spec \
+    packaging.test.mjs react-chat.test.mjs redis.test.mjs vanilla.test.mjs
+)
+
+step "npm package, examples and browser tests passed"
