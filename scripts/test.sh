@@ -69,6 +69,10 @@ cargo nextest run --workspace --locked --no-fail-fast --profile ci
 step "doc tests"
 cargo test --workspace --locked --doc
 
+# --- a short load run: real connections, real fan-out, nothing lost -----------------
+step "load generator smoke run (presence-bench/run.sh --smoke)"
+presence-bench/run.sh --smoke
+
 # --- the browser SDK in a real browser -----------------------------------------------
 step "browser tests of the wasm SDK (scripts/test-wasm.sh)"
 ./scripts/test-wasm.sh

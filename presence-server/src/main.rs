@@ -14,8 +14,20 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     // Refuse a bad configuration before binding anything.
     config.check(config.bind)?;
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
+    let listener = listen(config.bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
     presence_server::run(listener, config, presence_server::shutdown_signal()).await
+}
+
+/// Binds with a deep accept backlog: `TcpListener::bind`'s 128 overflows in a
+/// reconnect storm, and a dropped SYN is only retried a second later.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }

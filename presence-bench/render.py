@@ -1,0 +1,423 @@
+#!/usr/bin/env python3
+"""Writes docs/benchmarks.md from the reports of one run of presence-bench/run.sh.
+
+    python3 presence-bench/render.py RESULTS_DIR [--mode full|quick] [--started TEXT]
+
+RESULTS_DIR holds rows.tsv (row name, description), <row>.json (the generator's report,
+merged when there were several generators) and <row>.cmd (the exact commands).
+Standard library only.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+
+# A stage is "sustained" when nothing was lost, the tail stayed short and the generator
+# kept to its schedule. The highest sustained rate is a row's maximum.
+SUSTAINED_RATIO = 0.999
+SUSTAINED_P99_MS = 50.0
+SUSTAINED_LAG_MS = 50.0
+
+
+def sh(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:  # noqa: BLE001 - a missing tool just leaves the field empty
+        return ""
+
+
+def machine():
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    return {
+        "cores": os.cpu_count(),
+        "model": model,
+        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "kernel": platform.release(),
+        "rustc": sh("rustc", "--version"),
+        "node": sh("node", "--version"),
+        "redis": sh("redis-server", "--version").split(" sha=")[0],
+    }
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        if digits == 0:
+            return f"{v:,.0f}"
+        return f"{v:,.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def sustained(stage):
+    return (
+        stage["ratio"] >= SUSTAINED_RATIO
+        and stage["latency"]["p99_ms"] <= SUSTAINED_P99_MS
+        and stage["send_lag_max_ms"] <= SUSTAINED_LAG_MS
+    )
+
+
+def best_stage(report, key="deliveries_per_s"):
+    good = [s for s in report.get("stages", []) if sustained(s) and not s.get("half_of_max")]
+    return max(good, key=lambda s: s[key]) if good else None
+
+
+def best_lossless(report):
+    """The stage with the most deliveries per server CPU-second: among the sustained
+    stages (nothing lost, short tail), else among those that lost nothing. An overloaded
+    server batches frames into fewer writes and looks cheaper per delivery while its
+    latency runs to seconds, so overloaded stages only count when nothing else does."""
+    stages = [s for s in report.get("stages", []) if s["server_cpu_s"] > 0]
+    good = [s for s in stages if sustained(s)] or [s for s in stages if s["ratio"] >= SUSTAINED_RATIO]
+    return max(good, key=lambda s: s["deliveries_per_server_cpu_s"]) if good else None
+
+
+def at(stage):
+    return f"at {fmt(stage['rate_per_s'])}/s" + ("" if sustained(stage) else ", overloaded")
+
+
+def half_stage(report):
+    for s in report.get("stages", []):
+        if s.get("half_of_max"):
+            return s
+    return None
+
+
+def gen_bound(stage):
+    return stage["window_s"] > 0 and stage["generator_cpu_s"] / stage["window_s"] >= 0.9
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--mode", default="full")
+    ap.add_argument("--started", default="")
+    ap.add_argument("--note", default="")
+    ap.add_argument("--criterion", default="target/criterion")
+    args = ap.parse_args()
+    rows = []
+    with open(os.path.join(args.dir, "rows.tsv")) as f:
+        for line in f:
+            if line.strip():
+                name, desc = line.rstrip("\n").split("\t", 1)
+                rows.append((name, desc))
+    reports = {}
+    for name, _ in rows:
+        path = os.path.join(args.dir, f"{name}.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                reports[name] = json.load(f)
+
+    out = []
+    w = out.append
+    m = machine()
+    w("# Benchmarks")
+    w("")
+    w("Written by `presence-bench/run.sh` (mode `%s`); do not edit by hand, run it again." % args.mode)
+    w("How the tools work: `presence-bench/src/layout.rs` (schedules and matching), "
+      "`presence-bench/src/stats.rs` (the report), `presence-bench/baseline/server.js` "
+      "(the baseline).")
+    if args.note:
+        w("")
+        w(f"> **{args.note}**")
+    w("")
+    w("Reproduce: `presence-bench/run.sh` (this page, ~10–20 min), `presence-bench/run.sh --quick` "
+      "(smaller), `presence-bench/run.sh --only=ROW,ROW` (some rows), `presence-bench/run.sh --smoke` "
+      "(CI's 30-second check). Microbenchmarks: `cargo bench -p presence-bench --bench micro`. "
+      "Tool documentation: `presence-bench/README.md`.")
+    w("")
+    w("## Machine")
+    w("")
+    w(f"- {m['cores']} cores, {m['model']}, {m['memory']} of memory, Linux {m['kernel']}")
+    w(f"- {m['rustc']}; node {m['node']}; {m['redis']}")
+    w(f"- run started {args.started}; raw reports in `{os.path.relpath(args.dir)}`")
+    w("- placement: single-node rows pin the server (and its Redis) to CPU 0 and the "
+      "generator to CPU 1, so *per server core* means one core; multi-node rows are not pinned.")
+    w("")
+    w("## How it measures")
+    w("")
+    w("- **Open loop.** Events go out at scheduled times (`t0 + k / rate`) whatever "
+      "happened before; latency runs from the *scheduled* time to receipt at each "
+      "recipient, so a stalled server or generator shows up as latency, not as a lower rate.")
+    w("- **Exact matching.** Typing frames are matched by per-sender order (the n-th "
+      "`typing:true` from a sender is its event 2n). Status churn carries `c{stage}.{k}` in "
+      "the custom status and reads it back from `room_diff`. Join probes use one room per probe.")
+    w("- **Delivery ratio** = matched deliveries / (events × recipients connected). "
+      "A stage is *sustained* when the ratio is ≥ %.3f, p99 ≤ %.0f ms and the generator "
+      "sent every event within %.0f ms of its schedule; a row's maximum is its highest "
+      "sustained stage; the *½ max* stage reruns at half that rate."
+      % (SUSTAINED_RATIO, SUSTAINED_P99_MS, SUSTAINED_LAG_MS))
+    w("- **CPU** of each server and Redis comes from `/proc/<pid>/stat` over the stage, "
+      "from its first scheduled event to its last delivery; **memory** is the server's RSS "
+      "growth over the connections, plus the kernel's slab and TCP buffer growth halved "
+      "(both ends of a loopback connection are on this machine).")
+    w("- *other CPU s* is what the machine spent on anything but the measured processes "
+      "during the stage (from `/proc/stat`): other work, and interrupt time. A stage where it "
+      "reaches a quarter of a core is marked *noisy*.")
+    w("- Both servers get a typing lifetime longer than the run (`--typing-ttl-ms` / the "
+      "baseline's `TYPING_TIMEOUT_MS`): their own expiry frames would otherwise interleave "
+      "with the schedule. The baseline runs with `GLOBAL_PRESENCE=0`: the seed as written "
+      "broadcasts every online/offline to every socket (O(N²) frames), which only makes it slower.")
+    w("")
+
+    # --- connections and memory ---------------------------------------------------------
+    w("## Connections and memory")
+    w("")
+    w("| row | established / failed | connects/s | handshake p50 / p99 ms | server RSS per conn | kernel per conn (est.) | server CPU per 1k connects |")
+    w("|---|---|---|---|---|---|---|")
+    for name, desc in rows:
+        r = reports.get(name)
+        if not r or r.get("idle") is None:
+            continue
+        c, idle = r["connections"], r["idle"]
+        w(f"| **{name}**: {desc} | {fmt(c['established'])} / {fmt(c['failed'])} | {fmt(c['connects_per_s'])} "
+          f"| {fmt(c['handshake']['p50_ms'], 1)} / {fmt(c['handshake']['p99_ms'], 1)} "
+          f"| {fmt(idle['server_rss_per_conn_bytes'] / 1024, 1)} KiB | {fmt(idle['kernel_per_conn_bytes_est'] / 1024, 1)} KiB "
+          f"| {fmt(c['server_cpu_ms_per_1k_connects'])} ms |")
+    w("")
+
+    aw = reports.get("idle-baseline-as-written")
+    if aw:
+        frames = sum(aw.get("other_frames", {}).values())
+        c = aw["connections"]
+        w(f"The seed as written (`GLOBAL_PRESENCE=1`, row **idle-baseline-as-written**): "
+          f"{fmt(c['established'])} connections took {c['wall_s']:.1f} s ({fmt(c['connects_per_s'])}/s, "
+          f"handshake p99 {c['handshake']['p99_ms']:.0f} ms) and sent the generator {fmt(frames)} "
+          f"online/offline frames it never asked for ({aw.get('other_frames', {})}): every connect is "
+          f"a frame to every socket, O(N²).")
+        w("")
+
+    # --- stages -------------------------------------------------------------------------
+    w("## Event fan-out (every stage)")
+    w("")
+    w("| row | stage | events/s | deliveries/s | ratio | p50 / p90 / p99 / p99.9 / max ms | server CPU s | server CPU ms per 10k deliveries | deliveries per server CPU-s | incl. Redis | generator CPU s | other CPU s |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, desc in rows:
+        r = reports.get(name)
+        if not r or not r.get("stages"):
+            continue
+        for s in r["stages"]:
+            lat = s["latency"]
+            tags = []
+            if s.get("half_of_max"):
+                tags.append("½ max")
+            if not sustained(s):
+                tags.append("not sustained")
+            if gen_bound(s):
+                tags.append("generator-bound")
+            if s["window_s"] > 0 and s.get("other_cpu_s", 0) / s["window_s"] >= 0.25:
+                tags.append("noisy")
+            tag = f" ({', '.join(tags)})" if tags else ""
+            w(f"| {name} | {s['index']}{tag} | {fmt(s['rate_per_s'])} | {fmt(s['deliveries_per_s'])} | {s['ratio']:.4f} "
+              f"| {lat['p50_ms']:.2f} / {lat['p90_ms']:.2f} / {lat['p99_ms']:.2f} / {lat['p999_ms']:.2f} / {lat['max_ms']:.1f} "
+              f"| {s['server_cpu_s']:.2f} | {fmt(s['server_cpu_ms_per_10k_deliveries'], 1)} | {fmt(s['deliveries_per_server_cpu_s'])} | {fmt(s['deliveries_per_cpu_s_incl_redis'])} "
+              f"| {s['generator_cpu_s']:.2f} | {s.get('other_cpu_s', 0):.2f} |")
+    w("")
+    for name, desc in rows:
+        r = reports.get(name)
+        if r and r.get("stages"):
+            w(f"- **{name}**: {desc}.")
+    w("")
+
+    # --- reconnect, probes ----------------------------------------------------------------
+    rc = reports.get("reconnect", {}).get("reconnect")
+    jv = reports.get("cross-node", {}).get("join_visible")
+    if rc or jv:
+        w("## Reconnect storm and cross-node joins")
+        w("")
+        if rc:
+            lat = rc["latency"]
+            w(f"- **reconnect**: {fmt(rc['reconnected'])} of {fmt(rc['attempted'])} reconnected "
+              f"({fmt(rc['failed'])} failed) within a {rc['window_s']:.0f} s window, last one ready "
+              f"{rc['wall_s']:.1f} s after the start; reconnect (connect + hello + join) p50 "
+              f"{lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms; "
+              f"leaves seen by room members (flaps): {fmt(rc['flap_leaves'])}; "
+              f"server CPU {sum(p['cpu_s'] for p in rc['procs'] if p['role'] == 'server'):.2f} s, "
+              f"Redis CPU {sum(p['cpu_s'] for p in rc['procs'] if p['role'] == 'redis'):.2f} s.")
+        if jv:
+            lat = jv["latency"]
+            w(f"- **cross-node joins**: {fmt(jv['seen'])} of {fmt(jv['probes'])} joins on one node seen "
+              f"on another at {jv['rate_per_s']:.0f}/s; p50 {lat['p50_ms']:.1f} ms, p99 "
+              f"{lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms (includes the `room_diff` "
+              f"coalescing window, `--coalesce-ms`, 50 ms by default).")
+        w("")
+
+    # --- ratios and targets ------------------------------------------------------------
+    w("## Against the baseline")
+    w("")
+    ratios = []
+    io, ib = reports.get("idle-ours"), reports.get("idle-baseline")
+    if io and ib and io.get("idle") and ib.get("idle"):
+        mo = io["idle"]["server_rss_per_conn_bytes"] + io["idle"]["kernel_per_conn_bytes_est"]
+        mb = ib["idle"]["server_rss_per_conn_bytes"] + ib["idle"]["kernel_per_conn_bytes_est"]
+        ratios.append(("memory per idle connection (server + kernel)", f"{mo / 1024:.1f} KiB", f"{mb / 1024:.1f} KiB",
+                       f"{mb / mo:.2f}× (baseline ÷ presence)" if mo > 0 else "–"))
+        co, cb = io["connections"]["connects_per_s"], ib["connections"]["connects_per_s"]
+        ratios.append(("connects per second (hello + join)", fmt(co), fmt(cb), f"{co / cb:.1f}×" if cb else "–"))
+    tb = reports.get("typing-baseline")
+    for name in ("typing-ours", "typing-ours-redis"):
+        t = reports.get(name)
+        if not (t and tb):
+            continue
+        lo, lb = best_lossless(t), best_lossless(tb)
+        if lo and lb:
+            ratios.append((f"{name}: deliveries per server CPU-second, best stage (sustained where any)",
+                           f"{fmt(lo['deliveries_per_server_cpu_s'])} ({at(lo)})",
+                           f"{fmt(lb['deliveries_per_server_cpu_s'])} ({at(lb)})",
+                           f"{lo['deliveries_per_server_cpu_s'] / lb['deliveries_per_server_cpu_s']:.1f}×"))
+            if lb["deliveries_per_cpu_s_incl_redis"] > 0:
+                ratios.append((f"{name}: deliveries per CPU-second, server + Redis, same stages",
+                               fmt(lo["deliveries_per_cpu_s_incl_redis"]), fmt(lb["deliveries_per_cpu_s_incl_redis"]),
+                               f"{lo['deliveries_per_cpu_s_incl_redis'] / lb['deliveries_per_cpu_s_incl_redis']:.1f}×"))
+        so, sb = best_stage(t), best_stage(tb)
+        ratios.append((f"{name}: highest sustained deliveries/s (p99 ≤ {SUSTAINED_P99_MS:.0f} ms, lossless)",
+                       fmt(so["deliveries_per_s"]) if so else "none sustained",
+                       fmt(sb["deliveries_per_s"]) if sb else "none sustained",
+                       f"{so['deliveries_per_s'] / sb['deliveries_per_s']:.1f}×" if so and sb else "–"))
+    if ratios:
+        w("| figure | presence | baseline | ratio |")
+        w("|---|---|---|---|")
+        for fig, o, b, rt in ratios:
+            w(f"| {fig} | {o} | {b} | {rt} |")
+    else:
+        w("(no baseline rows in this run)")
+    w("")
+
+    w("## DESIGN.md targets")
+    w("")
+    w("| target | measured | met? |")
+    w("|---|---|---|")
+
+    def target(name, measured, ok):
+        w(f"| {name} | {measured} | {'**met**' if ok else ('not met' if ok is not None else 'not measured')} |")
+
+    if io and io.get("idle"):
+        per = io["idle"]["server_rss_per_conn_bytes"] + io["idle"]["kernel_per_conn_bytes_est"]
+        target("≤ 8 KB of server memory per idle connection (user space + kernel)",
+               f"{per / 1024:.1f} KiB ({io['idle']['server_rss_per_conn_bytes'] / 1024:.1f} RSS + "
+               f"{io['idle']['kernel_per_conn_bytes_est'] / 1024:.1f} kernel est.) at {fmt(io['connections']['established'])} connections in rooms of 20",
+               per <= 8 * 1024)
+        cps = io["connections"]["connects_per_s"]
+        target("≥ 10,000 connects/s (hello + join included)", f"{fmt(cps)}/s", cps >= 10_000)
+    else:
+        target("≤ 8 KB per idle connection", "–", None)
+    nm = reports.get("node-max")
+    if nm:
+        c = nm["connections"]
+        target("19,500 connections per node", f"{fmt(c['established'])} established, {fmt(c['failed'])} failed, "
+               f"{len(nm.get('disconnects', {}))} kinds of drop", c["established"] >= 19_500 and not nm.get("disconnects"))
+    cl = reports.get("cluster")
+    if cl:
+        c = cl["connections"]
+        target(f"100,000 connections over 6 nodes on one Redis", f"{fmt(c['established'])} of {fmt(c['target'])}",
+               c["established"] >= 100_000)
+    to = reports.get("typing-ours")
+    bo = best_stage(to) if to else None
+    if bo:
+        target("≥ 150,000 room-typing deliveries/s per server core (server pinned to one core)",
+               f"{fmt(bo['deliveries_per_s'])}/s sustained ({fmt(bo['deliveries_per_server_cpu_s'])} per server CPU-s)"
+               + (" — generator-bound" if gen_bound(bo) else ""),
+               bo["deliveries_per_s"] >= 150_000)
+        hs = half_stage(to)
+        if hs:
+            target("p99 ≤ 10 ms at half the maximum rate", f"p99 {hs['latency']['p99_ms']:.2f} ms at {fmt(hs['rate_per_s'])} events/s "
+                   f"({fmt(hs['deliveries_per_s'])} deliveries/s), ratio {hs['ratio']:.4f}",
+                   hs["latency"]["p99_ms"] <= 10.0 and hs["ratio"] >= SUSTAINED_RATIO)
+    lo = best_lossless(to) if to else None
+    lb = best_lossless(tb) if tb else None
+    if lo and lb:
+        x = lo["deliveries_per_server_cpu_s"] / lb["deliveries_per_server_cpu_s"]
+        target("≥ 5× the baseline's deliveries per CPU-second, nothing lost",
+               f"{x:.1f}× ({fmt(lo['deliveries_per_server_cpu_s'])} {at(lo)} vs {fmt(lb['deliveries_per_server_cpu_s'])} {at(lb)} "
+               "per server CPU-s, memory store vs Socket.IO; Redis-backed figures above)", x >= 5)
+    if jv:
+        target("a join on node A visible on node B, p99 ≤ 20 ms", f"p99 {jv['latency']['p99_ms']:.1f} ms ({fmt(jv['seen'])} of {fmt(jv['probes'])} seen)",
+               jv["latency"]["p99_ms"] <= 20.0 and jv["seen"] >= jv["probes"])
+    w("")
+
+    # --- problems ------------------------------------------------------------------------
+    problems = []
+    for name, _ in rows:
+        r = reports.get(name)
+        if r is None:
+            problems.append(f"{name}: no report (the row failed; see its logs)")
+            continue
+        if r["connections"]["failed"]:
+            problems.append(f"{name}: connect failures {r['connections']['failures']}")
+        if r.get("disconnects"):
+            problems.append(f"{name}: connections dropped {r['disconnects']}")
+        if r.get("errors"):
+            problems.append(f"{name}: error frames {r['errors']}")
+        for wmsg in r.get("warnings", []):
+            problems.append(f"{name}: {wmsg}")
+    if problems:
+        w("## What went wrong in this run")
+        w("")
+        for p in problems:
+            w(f"- {p}")
+        w("")
+
+    # --- microbenchmarks -----------------------------------------------------------------
+    crit = os.path.join(args.criterion, "")
+    micro = []
+    for dirpath, _, files in os.walk(args.criterion):
+        if os.path.basename(dirpath) == "new" and "benchmark.json" in files and "estimates.json" in files:
+            with open(os.path.join(dirpath, "benchmark.json")) as f:
+                bench = json.load(f)
+            with open(os.path.join(dirpath, "estimates.json")) as f:
+                est = json.load(f)
+            micro.append((bench["full_id"], est["mean"]["point_estimate"], est["mean"]["confidence_interval"]))
+    if micro:
+        w("## Microbenchmarks")
+        w("")
+        w("From the last `cargo bench -p presence-bench --bench micro` on this machine "
+          f"(`{os.path.relpath(crit)}`; not rerun by this script). Mean time per iteration; "
+          "`fanout/*` is one event to 1,000 local sessions, `store/redis/*` round trips to a "
+          "local `redis-server`.")
+        w("")
+        w("| benchmark | mean | 95 % interval |")
+        w("|---|---|---|")
+
+        def dur(ns):
+            return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
+
+        for name, mean, ci in sorted(micro):
+            w(f"| `{name}` | {dur(mean)} | {dur(ci['lower_bound'])} – {dur(ci['upper_bound'])} |")
+        w("")
+
+    # --- commands ------------------------------------------------------------------------
+    w("## Exact commands")
+    w("")
+    w("`$SECRET` stands for the shared HS256 secret (`BENCH_SECRET`). Ports are free ports "
+      "picked at run time.")
+    w("")
+    for name, _ in rows:
+        path = os.path.join(args.dir, f"{name}.cmd")
+        if os.path.exists(path):
+            w(f"**{name}**")
+            w("")
+            w("```sh")
+            with open(path) as f:
+                for line in f:
+                    w(line.rstrip("\n").replace(os.getcwd() + "/", ""))
+            w("```")
+            w("")
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
