@@ -110,6 +110,16 @@ impl RedisStore {
         result.map_err(unavailable)
     }
 
+    /// Runs one script call on a connection of its own, timed like every step.
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        call: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn.clone();
+        self.timed(op, call.invoke_async(&mut conn)).await
+    }
+
     async fn load(&self, user: &str) -> Result<(u64, Stored), StoreError> {
         let mut conn = self.conn.clone();
         let key = self.keys.user(user);
@@ -151,19 +161,17 @@ impl RedisStore {
             } else {
                 0
             };
-            let mut conn = self.conn.clone();
             let key = self.keys.user(user);
             let written: i64 = self
-                .timed("cas_user", async {
+                .invoke(
+                    "cas_user",
                     self.scripts
                         .cas_user
                         .key(&key)
                         .arg(version)
                         .arg(&json)
-                        .arg(ttl)
-                        .invoke_async(&mut conn)
-                        .await
-                })
+                        .arg(ttl),
+                )
                 .await?;
             if written == 1 {
                 return Ok((before.record, after, out));
@@ -200,19 +208,17 @@ impl RedisStore {
         session: &str,
         visible: bool,
     ) -> Result<RoomEffect, StoreError> {
-        let mut conn = self.conn.clone();
         let (was, count): (i64, u64) = self
-            .timed("room_join", async {
+            .invoke(
+                "room_join",
                 self.scripts
                     .room_join
                     .key(self.keys.room_members(room))
                     .key(self.keys.room_visible(room))
                     .arg(user)
                     .arg(session)
-                    .arg(if visible { "1" } else { "0" })
-                    .invoke_async(&mut conn)
-                    .await
-            })
+                    .arg(if visible { "1" } else { "0" }),
+            )
             .await?;
         Ok(RoomEffect {
             room: room.to_owned(),
@@ -229,19 +235,17 @@ impl RedisStore {
         user: &str,
         session: &str,
     ) -> Result<RoomEffect, StoreError> {
-        let mut conn = self.conn.clone();
         let (was, is, count, ended): (i64, i64, u64, i64) = self
-            .timed("room_leave", async {
+            .invoke(
+                "room_leave",
                 self.scripts
                     .room_leave
                     .key(self.keys.room_members(room))
                     .key(self.keys.room_visible(room))
                     .key(self.keys.room_typing(room))
                     .arg(user)
-                    .arg(session)
-                    .invoke_async(&mut conn)
-                    .await
-            })
+                    .arg(session),
+            )
             .await?;
         Ok(RoomEffect {
             room: room.to_owned(),
@@ -262,9 +266,9 @@ impl RedisStore {
         typing_of: Option<&str>,
     ) -> Result<Vec<RoomEffect>, StoreError> {
         let calls = rooms.into_iter().map(|room| async move {
-            let mut conn = self.conn.clone();
             let (is, count, ended): (i64, u64, i64) = self
-                .timed("room_sync", async {
+                .invoke(
+                    "room_sync",
                     self.scripts
                         .room_sync
                         .key(self.keys.room_members(&room))
@@ -272,10 +276,8 @@ impl RedisStore {
                         .key(self.keys.room_typing(&room))
                         .arg(user)
                         .arg(if visible { "1" } else { "0" })
-                        .arg(typing_of.unwrap_or(""))
-                        .invoke_async(&mut conn)
-                        .await
-                })
+                        .arg(typing_of.unwrap_or("")),
+                )
                 .await?;
             Ok::<_, StoreError>(RoomEffect {
                 room,
@@ -608,19 +610,17 @@ impl Store for RedisStore {
         session: &str,
         until_ms: u64,
     ) -> Result<TypingOutcome, StoreError> {
-        let mut conn = self.conn.clone();
         let outcome: i64 = self
-            .timed("typing_set", async {
+            .invoke(
+                "typing_set",
                 self.scripts
                     .typing_set
                     .key(self.keys.room_visible(room))
                     .key(self.keys.room_typing(room))
                     .arg(user)
                     .arg(session)
-                    .arg(until_ms)
-                    .invoke_async(&mut conn)
-                    .await
-            })
+                    .arg(until_ms),
+            )
             .await?;
         Ok(match outcome {
             0 => TypingOutcome::Started,
@@ -635,18 +635,16 @@ impl Store for RedisStore {
         user: &str,
         deadline_ms: Option<u64>,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
         let ended: i64 = self
-            .timed("typing_clear", async {
+            .invoke(
+                "typing_clear",
                 self.scripts
                     .typing_clear
                     .key(self.keys.room_visible(room))
                     .key(self.keys.room_typing(room))
                     .arg(user)
-                    .arg(deadline_ms.map(|d| d.to_string()).unwrap_or_default())
-                    .invoke_async(&mut conn)
-                    .await
-            })
+                    .arg(deadline_ms.map(|d| d.to_string()).unwrap_or_default()),
+            )
             .await?;
         Ok(ended == 1)
     }
@@ -707,18 +705,16 @@ impl Store for RedisStore {
     }
 
     async fn claim_sweep(&self, node: &str, by: &str, ttl_ms: u64) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
         let claimed: i64 = self
-            .timed("sweep_claim", async {
+            .invoke(
+                "sweep_claim",
                 self.scripts
                     .sweep_claim
                     .key(self.keys.lease(node))
                     .key(self.keys.sweep(node))
                     .arg(by)
-                    .arg(ttl_ms)
-                    .invoke_async(&mut conn)
-                    .await
-            })
+                    .arg(ttl_ms),
+            )
             .await?;
         Ok(claimed == 1)
     }
