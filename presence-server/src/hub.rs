@@ -17,55 +17,18 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message, Utf8Bytes};
+use axum::extract::ws::Utf8Bytes;
 use presence_protocol::{Presence, ServerFrame};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::events::{Event, RoomChange, Topic};
 use crate::metrics;
+pub use crate::outbox::Outbox;
 
 /// Frames that may wait behind a held session's state frame before it is killed.
 const MAX_HELD: usize = 256;
 
 /// Identifies a session on this node.
 pub type LocalId = u64;
-
-/// The sending side of a session's outbound queue.
-#[derive(Debug, Clone)]
-pub struct Outbox {
-    tx: mpsc::Sender<Message>,
-    kill: CancellationToken,
-}
-
-impl Outbox {
-    pub fn new(tx: mpsc::Sender<Message>, kill: CancellationToken) -> Self {
-        Self { tx, kill }
-    }
-
-    /// Queues a text frame, or kills the session if its queue is full.
-    pub fn send(&self, frame: Utf8Bytes) {
-        self.send_message(Message::Text(frame));
-    }
-
-    /// Queues any WebSocket message, or kills the session if its queue is full.
-    pub fn send_message(&self, message: Message) {
-        if self.tx.try_send(message).is_err() && !self.kill.is_cancelled() {
-            metrics::slow_client_killed();
-            self.kill.cancel();
-        }
-    }
-
-    /// Queues a protocol frame.
-    pub fn send_frame(&self, frame: &ServerFrame) {
-        self.send(to_bytes(frame));
-    }
-
-    /// Cancelled when the session must end because it could not keep up.
-    pub fn killed(&self) -> &CancellationToken {
-        &self.kill
-    }
-}
 
 #[derive(Debug)]
 struct LocalSession {
@@ -150,7 +113,7 @@ fn send_to(
     };
     match &mut sub.held {
         Some(held) if held.len() < MAX_HELD => held.push(frame.clone()),
-        Some(_) => session.out.kill.cancel(),
+        Some(_) => session.out.kill(),
         None => session.out.send(frame.clone()),
     }
 }

@@ -35,6 +35,7 @@ pub mod events;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod outbox;
 pub mod presence;
 pub mod redis_link;
 pub mod service;

@@ -4,20 +4,21 @@
 //! that drains the session's bounded outbound queue, so a stuck socket write never
 //! stops the reader, the pings or the shutdown.
 
+use std::future::{poll_fn, Future};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use presence_protocol::{limits::MAX_BAD_FRAMES, ClientFrame, CloseCode, ErrorCode, ServerFrame};
-use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::Outbox;
 use crate::metrics;
+use crate::outbox::{Outbox, Take};
 use crate::service::{Failure, Service, SessionCtx};
 
 /// Over-limit frames in a row (without one within the limit between them) after
@@ -42,13 +43,10 @@ enum End {
 pub async fn serve(socket: WebSocket, service: Arc<Service>, shutdown: CancellationToken) {
     metrics::connection_opened();
     let (sink, mut stream) = socket.split();
-    let (tx, rx) = mpsc::channel(service.config.outbound_queue);
-    let kill = CancellationToken::new();
-    let out = Outbox::new(tx, kill.clone());
+    let out = Outbox::new(service.config.outbound_queue);
     let writer = tokio::spawn(write_loop(
         sink,
-        rx,
-        kill.clone(),
+        out.clone(),
         Duration::from_millis(service.config.write_timeout_ms),
     ));
 
@@ -81,9 +79,9 @@ pub async fn serve(socket: WebSocket, service: Arc<Service>, shutdown: Cancellat
         }))
         .await;
     }
-    // Dropping the last sender ends the writer once it has sent what is queued (the
-    // close frame included); a writer stuck on a dead socket is cut off.
-    drop(out);
+    // The writer ends once it has sent what is queued (the close frame included); a
+    // writer stuck on a dead socket is cut off.
+    out.finish();
     let mut writer = writer;
     if tokio::time::timeout(Duration::from_secs(2), &mut writer)
         .await
@@ -94,17 +92,16 @@ pub async fn serve(socket: WebSocket, service: Arc<Service>, shutdown: Cancellat
     metrics::connection_closed();
 }
 
-/// Drains the outbound queue into the socket, batching what is queued into one flush.
+/// Drains the outbound queue into the socket, writing what is queued in one flush.
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Message>,
-    kill: CancellationToken,
+    out: Outbox,
     write_timeout: Duration,
 ) {
     loop {
-        let first = tokio::select! {
-            biased;
-            () = kill.cancelled() => {
+        let frames = match out.take().await {
+            Take::Frames(frames) => frames,
+            Take::Killed => {
                 // The queue is full, so a close frame queued behind it would never be
                 // sent: send it ahead of everything, and give up quickly.
                 let close = Message::Close(Some(CloseFrame {
@@ -114,31 +111,32 @@ async fn write_loop(
                 let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
                 break;
             }
-            m = rx.recv() => match m {
-                Some(m) => m,
-                None => break,
-            },
+            Take::Finished => break,
         };
-        let closing = matches!(first, Message::Close(_));
+        let closing = frames.iter().any(|m| matches!(m, Message::Close(_)));
         let batch = async {
-            sink.feed(first).await?;
-            if !closing {
-                while let Ok(next) = rx.try_recv() {
-                    let close = matches!(next, Message::Close(_));
-                    sink.feed(next).await?;
-                    if close {
-                        break;
-                    }
+            for message in frames {
+                let close = matches!(message, Message::Close(_));
+                sink.feed(message).await?;
+                if close {
+                    break;
                 }
             }
             sink.flush().await
         };
-        match tokio::time::timeout(write_timeout, batch).await {
+        // Almost every batch is written at once; only one that waits on the socket
+        // gets a timer.
+        let mut batch = std::pin::pin!(batch);
+        let written = match poll_fn(|cx| Poll::Ready(batch.as_mut().poll(cx))).await {
+            Poll::Ready(result) => Ok(result),
+            Poll::Pending => tokio::time::timeout(write_timeout, batch).await,
+        };
+        match written {
             Ok(Ok(())) if !closing => {}
             Ok(Ok(())) => break,
             Ok(Err(_)) | Err(_) => {
                 // The peer does not take our bytes: end the session.
-                kill.cancel();
+                out.kill();
                 break;
             }
         }
@@ -250,12 +248,12 @@ async fn run(
         Instant::now() + Duration::from_millis(config.ping_interval_ms),
         Duration::from_millis(config.ping_interval_ms),
     );
-    let kill = ctx.out.killed().clone();
+    let out = ctx.out.clone();
     loop {
         let message = tokio::select! {
             biased;
             () = shutdown.cancelled() => return End::Close(CloseCode::Restarting.code(), "server restarting"),
-            () = kill.cancelled() => return End::Close(CLOSE_TOO_SLOW, "client too slow"),
+            () = out.killed() => return End::Close(CLOSE_TOO_SLOW, "client too slow"),
             () = sleep_until(last_inbound + dead_after) => {
                 tracing::debug!(session = %ctx.session, "no frame or pong in time: dead");
                 return End::Lost;
