@@ -33,8 +33,11 @@ for component in rustfmt clippy; do
   fi
 done
 # Debian packages the tests use: redis-server (the tests start their own, on free
-# ports; installing the package starts no service here).
+# ports; installing the package starts no service here), and make + a C compiler
+# for the server's allocator (jemalloc is built from source).
 apt_missing=()
+command -v make >/dev/null || apt_missing+=(make)
+command -v cc >/dev/null || apt_missing+=(gcc)
 command -v redis-server >/dev/null || apt_missing+=(redis-server)
 command -v redis-cli >/dev/null || apt_missing+=(redis-tools)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
