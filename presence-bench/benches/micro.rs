@@ -16,17 +16,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Message;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use presence_protocol::{ClientFrame, CustomStatus, EffectiveStatus, Presence, ServerFrame};
 use presence_server::events::{Event, RoomChange};
 use presence_server::hub::{Hub, Outbox};
+use presence_server::outbox::Take;
 use presence_server::redis_link::RedisConn;
 use presence_server::store::memory::MemoryStore;
 use presence_server::store::redis::RedisStore;
 use presence_server::store::{NewSession, Store, UserUpdate};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 fn presence(i: usize) -> Presence {
     Presence {
@@ -111,7 +109,7 @@ fn serialize(c: &mut Criterion) {
 }
 
 /// A hub with `n` sessions in room `r`, and their queues.
-fn hub_with(n: usize) -> (Hub, Vec<mpsc::Receiver<Message>>) {
+fn hub_with(n: usize) -> (Hub, Vec<Outbox>) {
     let hub = Hub::new(1_000_000, Duration::from_secs(1));
     let mut receivers = Vec::with_capacity(n);
     let state = ServerFrame::RoomState {
@@ -122,26 +120,21 @@ fn hub_with(n: usize) -> (Hub, Vec<mpsc::Receiver<Message>>) {
         r#ref: None,
     };
     for i in 0..n {
-        let (tx, rx) = mpsc::channel(4096);
-        let id = hub.register(
-            &format!("user-{i}"),
-            Outbox::new(tx, CancellationToken::new()),
-        );
+        let out = Outbox::new(4096);
+        let id = hub.register(&format!("user-{i}"), out.clone());
         hub.subscribe_room("r", id);
         hub.release_room("r", id, &state, n as u64, Instant::now());
-        receivers.push(rx);
+        receivers.push(out);
     }
-    for rx in &mut receivers {
-        while rx.try_recv().is_ok() {}
-    }
+    drain(&mut receivers);
     (hub, receivers)
 }
 
-fn drain(receivers: &mut [mpsc::Receiver<Message>]) -> usize {
+fn drain(receivers: &mut [Outbox]) -> usize {
     let mut n = 0;
-    for rx in receivers {
-        while rx.try_recv().is_ok() {
-            n += 1;
+    for out in receivers {
+        while let Some(Take::Frames(frames)) = out.try_take() {
+            n += frames.len();
         }
     }
     n

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::PrometheusHandle;
 use presence_protocol::{validate_id, WS_PATH};
 use serde::Deserialize;
@@ -20,6 +20,7 @@ use crate::auth::Claims;
 use crate::clock::now_ms;
 use crate::service::Service;
 use crate::session;
+use crate::ws;
 
 /// What the routes share.
 #[derive(Debug, Clone)]
@@ -48,22 +49,22 @@ pub fn app(state: AppState) -> Router {
     router.with_state(state)
 }
 
-async fn ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    let config = &state.service.config;
-    // tungstenite's defaults (128 KiB read buffer, 128 KiB write buffer) would cost
-    // far more per idle connection than the rest of the session. Frames here are small;
-    // larger ones are refused anyway.
-    let max_message = config.max_frame_bytes.saturating_mul(2).max(1024);
-    upgrade
-        .read_buffer_size(1024)
-        .write_buffer_size(0)
-        .max_write_buffer_size(1024 * 1024)
-        .max_message_size(max_message)
-        .max_frame_size(max_message)
-        .on_upgrade(move |socket| {
-            let tracker = state.sessions.clone();
-            tracker.track_future(session::serve(socket, state.service, state.shutdown))
-        })
+async fn ws(State(state): State<AppState>, mut request: Request) -> Response {
+    let (response, on_upgrade) = match ws::accept(&mut request) {
+        Ok(accepted) => accepted,
+        Err(refusal) => return refusal,
+    };
+    drop(request);
+    state.sessions.spawn(async move {
+        // Resolves once the 101 response is out.
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                session::serve(TokioIo::new(upgraded), state.service, state.shutdown).await;
+            }
+            Err(e) => tracing::debug!("WebSocket upgrade failed: {e}"),
+        }
+    });
+    response
 }
 
 async fn ready(State(state): State<AppState>) -> Response {

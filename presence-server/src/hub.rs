@@ -17,12 +17,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
 use presence_protocol::{Presence, ServerFrame};
 
 use crate::events::{Event, RoomChange, Topic};
 use crate::metrics;
 pub use crate::outbox::Outbox;
+use crate::ws::Utf8Bytes;
 
 /// Frames that may wait behind a held session's state frame before it is killed.
 const MAX_HELD: usize = 256;

@@ -42,6 +42,7 @@ pub mod service;
 pub mod session;
 pub mod store;
 pub mod timers;
+pub mod ws;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -16,12 +16,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 
-use axum::extract::ws::{Message, Utf8Bytes};
 use futures_util::task::AtomicWaker;
 use presence_protocol::ServerFrame;
 use tokio::sync::Notify;
 
 use crate::metrics;
+use crate::ws::{Outgoing, Utf8Bytes};
 
 /// The sending side of a session's outbound queue; clones share one queue.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct Queue {
-    frames: Vec<Message>,
+    frames: Vec<Outgoing>,
     /// No more frames will come: the writer ends once it has written what is queued.
     finished: bool,
 }
@@ -49,7 +49,7 @@ struct Queue {
 #[derive(Debug)]
 pub enum Take {
     /// Frames to write, oldest first.
-    Frames(Vec<Message>),
+    Frames(Vec<Outgoing>),
     /// The session was killed: what is queued is dropped.
     Killed,
     /// The session is over and everything queued has been taken.
@@ -74,7 +74,7 @@ impl Outbox {
 
     /// Queues a text frame, or kills the session if its queue is full.
     pub fn send(&self, frame: Utf8Bytes) {
-        self.send_message(Message::Text(frame));
+        self.send_message(Outgoing::Text(frame));
     }
 
     /// Queues a protocol frame.
@@ -84,7 +84,7 @@ impl Outbox {
     }
 
     /// Queues any WebSocket message, or kills the session if its queue is full.
-    pub fn send_message(&self, message: Message) {
+    pub fn send_message(&self, message: Outgoing) {
         if self.is_killed() {
             return;
         }
@@ -150,7 +150,8 @@ impl Outbox {
         .await
     }
 
-    fn try_take(&self) -> Option<Take> {
+    /// What [`Outbox::take`] would return now, if anything.
+    pub fn try_take(&self) -> Option<Take> {
         if self.is_killed() {
             return Some(Take::Killed);
         }
@@ -168,8 +169,8 @@ impl Outbox {
 mod tests {
     use super::*;
 
-    fn text(t: &'static str) -> Message {
-        Message::Text(Utf8Bytes::from_static(t))
+    fn text(t: &'static str) -> Outgoing {
+        Outgoing::Text(Utf8Bytes::from_static(t))
     }
 
     #[tokio::test]

@@ -10,17 +10,19 @@ use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::{SinkExt, StreamExt};
 use governor::clock::DefaultClock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use presence_protocol::{limits::MAX_BAD_FRAMES, ClientFrame, CloseCode, ErrorCode, ServerFrame};
+use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics;
 use crate::outbox::{Outbox, Take};
 use crate::service::{Failure, Service, SessionCtx};
+use crate::ws::{self, Incoming, Outgoing, ReadError, Reader};
 
 /// Over-limit frames in a row (without one within the limit between them) after
 /// which the connection is closed with 4429.
@@ -36,17 +38,25 @@ const CLOSE_POLICY: u16 = 1008;
 enum End {
     /// Close with this code and reason.
     Close(u16, &'static str),
+    /// The client sent a close frame (with this code): answer it.
+    Closed(Option<u16>),
     /// The socket is gone or broken: nothing to send.
     Lost,
 }
 
+/// The upgraded connection.
+pub type Io = TokioIo<Upgraded>;
+type Stream = Reader<ReadHalf<Io>>;
+
 /// Serves one upgraded socket until it ends.
-pub async fn serve(socket: WebSocket, service: Arc<Service>, shutdown: CancellationToken) {
+pub async fn serve(io: Io, service: Arc<Service>, shutdown: CancellationToken) {
     metrics::connection_opened();
-    let (sink, mut stream) = socket.split();
+    let (read, write) = tokio::io::split(io);
+    let max_message = service.config.max_frame_bytes.saturating_mul(2).max(1024);
+    let mut stream = Reader::new(read, max_message);
     let out = Outbox::new(service.config.outbound_queue);
     let writer = tokio::spawn(write_loop(
-        sink,
+        write,
         out.clone(),
         Duration::from_millis(service.config.write_timeout_ms),
     ));
@@ -62,23 +72,27 @@ pub async fn serve(socket: WebSocket, service: Arc<Service>, shutdown: Cancellat
         }
         Err(end) => end,
     };
-    if let End::Close(code, reason) = end {
-        metrics::closed_with(code);
-        out.send_message(Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        })));
-        // The closing handshake: read (and drop) until the client's close, so the
-        // socket is not torn down with unread bytes in it — the kernel would then
-        // reset the connection, and the client could lose our close frame.
-        let _ = Box::pin(tokio::time::timeout(Duration::from_secs(2), async {
-            while let Some(Ok(message)) = stream.next().await {
-                if matches!(message, Message::Close(_)) {
-                    break;
+    match end {
+        End::Close(code, reason) => {
+            metrics::closed_with(code);
+            out.send_message(Outgoing::Close(code, reason));
+            // The closing handshake: read (and drop) until the client's close, so the
+            // socket is not torn down with unread bytes in it — the kernel would then
+            // reset the connection, and the client could lose our close frame.
+            let _ = Box::pin(tokio::time::timeout(Duration::from_secs(2), async {
+                while let Ok(message) = stream.next().await {
+                    if matches!(message, Incoming::Close(_)) {
+                        break;
+                    }
                 }
-            }
-        }))
-        .await;
+            }))
+            .await;
+        }
+        End::Closed(code) => {
+            // The client closed: answer with its code, as the protocol asks.
+            out.send_message(Outgoing::Close(code.unwrap_or(ws::close::NORMAL), ""));
+        }
+        End::Lost => {}
     }
     // The writer ends once it has sent what is queued (the close frame included); a
     // writer stuck on a dead socket is cut off.
@@ -93,44 +107,38 @@ pub async fn serve(socket: WebSocket, service: Arc<Service>, shutdown: Cancellat
     metrics::connection_closed();
 }
 
-/// Drains the outbound queue into the socket, writing what is queued in one flush.
-async fn write_loop(
-    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
-    out: Outbox,
-    write_timeout: Duration,
-) {
+/// Drains the outbound queue into the socket: everything queued is encoded into one
+/// buffer and written at once, and the buffer is not kept.
+async fn write_loop(mut sink: WriteHalf<Io>, out: Outbox, write_timeout: Duration) {
     loop {
         let frames = match out.take().await {
             Take::Frames(frames) => frames,
             Take::Killed => {
                 // The queue is full, so a close frame queued behind it would never be
                 // sent: send it ahead of everything, and give up quickly.
-                let close = Message::Close(Some(CloseFrame {
-                    code: CLOSE_TOO_SLOW,
-                    reason: Utf8Bytes::from_static("client too slow"),
-                }));
-                let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+                let mut buf = Vec::new();
+                Outgoing::Close(CLOSE_TOO_SLOW, "client too slow").encode(&mut buf);
+                let _ = tokio::time::timeout(Duration::from_secs(1), sink.write_all(&buf)).await;
                 break;
             }
             Take::Finished => break,
         };
-        let closing = frames.iter().any(|m| matches!(m, Message::Close(_)));
-        let batch = async {
-            for message in frames {
-                let close = matches!(message, Message::Close(_));
-                sink.feed(message).await?;
-                if close {
-                    break;
-                }
+        let mut buf = Vec::new();
+        let mut closing = false;
+        for frame in &frames {
+            frame.encode(&mut buf);
+            if frame.is_close() {
+                closing = true;
+                break;
             }
-            sink.flush().await
-        };
+        }
+        drop(frames);
         // Almost every batch is written at once; only one that waits on the socket
         // gets a timer.
-        let mut batch = std::pin::pin!(batch);
-        let written = match poll_fn(|cx| Poll::Ready(batch.as_mut().poll(cx))).await {
+        let mut write = std::pin::pin!(write_all(&mut sink, &buf));
+        let written = match poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
             Poll::Ready(result) => Ok(result),
-            Poll::Pending => tokio::time::timeout(write_timeout, batch).await,
+            Poll::Pending => tokio::time::timeout(write_timeout, write).await,
         };
         match written {
             Ok(Ok(())) if !closing => {}
@@ -142,10 +150,13 @@ async fn write_loop(
             }
         }
     }
-    let _ = sink.close().await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.shutdown()).await;
 }
 
-type Stream = futures_util::stream::SplitStream<WebSocket>;
+async fn write_all<W: AsyncWrite + Unpin>(sink: &mut W, buf: &[u8]) -> std::io::Result<()> {
+    sink.write_all(buf).await?;
+    sink.flush().await
+}
 
 /// Waits for `hello`, verifies the token and opens the session.
 async fn handshake(
@@ -165,8 +176,8 @@ async fn handshake(
             m = stream.next() => m,
         };
         match message {
-            Some(Ok(Message::Text(text))) => break text,
-            Some(Ok(Message::Binary(_))) => {
+            Ok(Incoming::Text(text)) => break text,
+            Ok(Incoming::Binary) => {
                 send_error(
                     out,
                     ErrorCode::BadRequest,
@@ -175,8 +186,10 @@ async fn handshake(
                 );
                 return Err(End::Close(CloseCode::Unauthorized.code(), "expected hello"));
             }
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Err(End::Lost),
-            Some(Ok(_)) => {} // pings and pongs before hello
+            Ok(Incoming::Ping(payload)) => out.send_message(Outgoing::Pong(payload)),
+            Ok(Incoming::Pong) => {}
+            Ok(Incoming::Close(code)) => return Err(End::Closed(code)),
+            Err(e) => return Err(read_error(e)),
         }
     };
     if text.len() > service.config.max_frame_bytes {
@@ -260,14 +273,14 @@ async fn run(
                 return End::Lost;
             }
             _ = ping.tick() => {
-                ctx.out.send_message(Message::Ping(Default::default()));
+                ctx.out.send_message(Outgoing::Ping);
                 continue;
             }
             m = stream.next() => m,
         };
         let text = match message {
-            Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Binary(_))) => {
+            Ok(Incoming::Text(text)) => text,
+            Ok(Incoming::Binary) => {
                 last_inbound = Instant::now();
                 bad_frames += 1;
                 send_error(
@@ -281,18 +294,17 @@ async fn run(
                 }
                 continue;
             }
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+            Ok(Incoming::Ping(payload)) => {
+                last_inbound = Instant::now();
+                ctx.out.send_message(Outgoing::Pong(payload));
+                continue;
+            }
+            Ok(Incoming::Pong) => {
                 last_inbound = Instant::now();
                 continue;
             }
-            Some(Ok(Message::Close(_))) | None => return End::Lost,
-            Some(Err(e)) => {
-                return if is_capacity_error(&e) {
-                    End::Close(CloseCode::FrameTooBig.code(), "frame too big")
-                } else {
-                    End::Lost
-                };
-            }
+            Ok(Incoming::Close(code)) => return End::Closed(code),
+            Err(e) => return read_error(e),
         };
         last_inbound = Instant::now();
         if text.len() > config.max_frame_bytes {
@@ -354,11 +366,14 @@ fn rate_limiter(per_sec: u32, burst: u32) -> DefaultDirectRateLimiter {
     RateLimiter::direct_with_clock(Quota::per_second(per_sec).allow_burst(burst), clock.clone())
 }
 
-fn is_capacity_error(e: &axum::Error) -> bool {
-    // axum wraps tungstenite's error; a message over `max_message_size` is a
-    // capacity error whose text says so.
-    let text = e.to_string();
-    text.contains("Space limit exceeded") || text.contains("too long") || text.contains("Capacity")
+/// How a session ends when reading fails.
+fn read_error(e: ReadError) -> End {
+    match e {
+        ReadError::Lost => End::Lost,
+        ReadError::TooBig => End::Close(CloseCode::FrameTooBig.code(), "frame too big"),
+        ReadError::Protocol(what) => End::Close(ws::close::PROTOCOL_ERROR, what),
+        ReadError::NotUtf8 => End::Close(ws::close::INVALID_DATA, "text is not UTF-8"),
+    }
 }
 
 fn send_error(out: &Outbox, code: ErrorCode, message: impl Into<String>, reference: Option<u64>) {
