@@ -252,8 +252,9 @@ def main():
             lat = jv["latency"]
             w(f"- **cross-node joins**: {fmt(jv['seen'])} of {fmt(jv['probes'])} joins on one node seen "
               f"on another at {jv['rate_per_s']:.0f}/s; p50 {lat['p50_ms']:.1f} ms, p99 "
-              f"{lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms (includes the `room_diff` "
-              f"coalescing window, `--coalesce-ms`, 50 ms by default).")
+              f"{lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms (a room's first change after a "
+              f"quiet coalescing window, `--coalesce-ms`, 50 ms by default, goes out at once; "
+              f"later ones wait for the window).")
         w("")
 
     # --- ratios and targets ------------------------------------------------------------

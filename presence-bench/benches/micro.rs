@@ -110,7 +110,9 @@ fn serialize(c: &mut Criterion) {
 
 /// A hub with `n` sessions in room `r`, and their queues.
 fn hub_with(n: usize) -> (Hub, Vec<Outbox>) {
-    let hub = Hub::new(1_000_000, Duration::from_secs(1));
+    // A zero coalescing window: every room change goes out from `deliver` at once
+    // (the leading edge), so `room_diff_flush_to_1000` times one diff's fan-out.
+    let hub = Hub::new(1_000_000, Duration::from_secs(1), Duration::ZERO);
     let mut receivers = Vec::with_capacity(n);
     let state = ServerFrame::RoomState {
         room: "r".into(),

@@ -167,7 +167,7 @@ pub enum ServerFrame {
     },
     /// A large room's member count changed.
     RoomCount { room: String, count: u64 },
-    /// Members entered, left, or changed, within one coalescing window.
+    /// Members entered, left, or changed; at most one per room per coalescing window.
     RoomDiff {
         room: String,
         #[serde(default)]

@@ -92,7 +92,9 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_DEAD_AFTER_MS", default_value_t = 20_000)]
     pub dead_after_ms: u64,
 
-    /// Room changes within this window go out as one `room_diff` (ms).
+    /// Coalescing window: at most one `room_diff` per room per window (ms). A room's
+    /// first change after a quiet window goes out at once; the changes after it
+    /// within the window go out together when it has passed.
     #[arg(long, env = "PRESENCE_COALESCE_MS", default_value_t = 50)]
     pub coalesce_ms: u64,
 

@@ -18,8 +18,8 @@ pub enum RoomChange {
 }
 
 impl RoomChange {
-    /// Folds a newer change into a pending one of the same user, inside one coalescing
-    /// window. Changes carry whole presences, so the newest presence wins; what is
+    /// Folds a newer change into a pending one of the same user (both waiting for the
+    /// room's next `room_diff`). Changes carry whole presences, so the newest presence wins; what is
     /// left to decide is whether the user ends up listed or not.
     pub fn merge(self, newer: Self) -> Self {
         match (self, newer) {

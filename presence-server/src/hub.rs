@@ -2,8 +2,12 @@
 //!
 //! The hub maps rooms and watched users to local sessions. An event is serialized once
 //! per view (see [`events`](crate::events)) and the same bytes go to every recipient.
-//! Room changes are coalesced: they wait in the room's pending diff and go out as one
-//! `room_diff` per room per window, when [`Hub::flush`] runs.
+//! Room changes are coalesced, at most one `room_diff` per room per window
+//! (`--coalesce-ms`), with a leading edge: the first change in a room that sent nothing
+//! within the last window goes out at once, from [`Hub::deliver`]; changes that follow
+//! within the window wait in the room's pending diff and go out together once the
+//! window since that send has passed, when [`Hub::flush`] runs. So a quiet room's
+//! change is seen at once, and a busy room still costs one frame per window.
 //!
 //! Sending never waits. Each session has a bounded outbound queue; a session whose
 //! queue is full is not buffered for, but killed (its socket closes and the client
@@ -36,11 +40,20 @@ struct LocalSession {
     out: Outbox,
 }
 
+/// A frame waiting behind a held session's state frame.
+#[derive(Debug)]
+struct Held {
+    frame: Utf8Bytes,
+    /// For a `room_diff`: when its newest change was delivered. If that is before the
+    /// state's snapshot was read, the state shows all of it and the diff is dropped.
+    newest: Option<Instant>,
+}
+
 /// One subscription of a session to a room or a watched user.
 #[derive(Debug, Default)]
 struct Sub {
     /// `Some` while the state frame is being prepared: frames wait here.
-    held: Option<Vec<Utf8Bytes>>,
+    held: Option<Vec<Held>>,
     /// When the state frame's snapshot was read: pending changes delivered before then
     /// are in the snapshot already and are not sent again.
     snapshot_at: Option<Instant>,
@@ -62,8 +75,12 @@ struct LocalRoom {
     public: Vec<Pending>,
     own: Vec<Pending>,
     count: u64,
+    /// Has changes not sent yet; a dirty room is in `Inner::dirty_rooms`.
     dirty: bool,
     count_sent: Option<(u64, Instant)>,
+    /// When the room's pending changes last went out: the next may go out once the
+    /// window since then has passed.
+    last_sent: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +88,8 @@ struct Inner {
     sessions: HashMap<LocalId, LocalSession>,
     rooms: HashMap<String, LocalRoom>,
     watchers: HashMap<String, HashMap<LocalId, Sub>>,
+    /// Rooms with changes waiting for their window (or, if large, their count
+    /// interval) to pass.
     dirty_rooms: Vec<String>,
     /// Rooms whose members must get a fresh `room_state` (a large room that became
     /// small again: its members' lists are out of date).
@@ -86,6 +105,8 @@ pub struct Hub {
     inner: Mutex<Inner>,
     large_room: u64,
     room_count_interval: Duration,
+    /// The coalescing window: at most one `room_diff` per room per window.
+    window: Duration,
 }
 
 /// Whether a subscribe or unsubscribe changed this node's interest in a topic (the
@@ -102,28 +123,36 @@ fn to_bytes(frame: &ServerFrame) -> Utf8Bytes {
     Utf8Bytes::from(frame.to_json())
 }
 
+/// Sends `frame` to a session, or queues it behind the state frame if the
+/// subscription is held. `newest` is set for a `room_diff` (see [`Held::newest`]).
 fn send_to(
     sessions: &HashMap<LocalId, LocalSession>,
     id: LocalId,
     sub: &mut Sub,
     frame: &Utf8Bytes,
+    newest: Option<Instant>,
 ) {
     let Some(session) = sessions.get(&id) else {
         return;
     };
     match &mut sub.held {
-        Some(held) if held.len() < MAX_HELD => held.push(frame.clone()),
+        Some(held) if held.len() < MAX_HELD => held.push(Held {
+            frame: frame.clone(),
+            newest,
+        }),
         Some(_) => session.out.kill(),
         None => session.out.send(frame.clone()),
     }
 }
 
 impl Hub {
-    pub fn new(large_room: u64, room_count_interval: Duration) -> Self {
+    /// `window` is the coalescing window (`--coalesce-ms`).
+    pub fn new(large_room: u64, room_count_interval: Duration, window: Duration) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
             large_room,
             room_count_interval,
+            window,
         }
     }
 
@@ -211,7 +240,13 @@ impl Hub {
         let held = sub.held.take().unwrap_or_default();
         if let Some(s) = sessions.get(&id) {
             s.out.send(bytes);
-            held.into_iter().for_each(|f| s.out.send(f));
+            // The diffs sent while the state was read (its own join, say, which the
+            // leading edge sends at once) are in the state if all their changes came
+            // before the snapshot. Only leading ones are dropped: a later frame (a
+            // resync's state, say) may need the diffs after it.
+            held.into_iter()
+                .skip_while(|h| h.newest.is_some_and(|n| n < snapshot_at))
+                .for_each(|h| s.out.send(h.frame));
         }
     }
 
@@ -265,7 +300,7 @@ impl Hub {
                     .take()
                     .unwrap_or_default()
                     .into_iter()
-                    .for_each(|f| s.out.send(f));
+                    .for_each(|h| s.out.send(h.frame));
             }
         }
     }
@@ -311,8 +346,17 @@ impl Hub {
                         pend(&mut r.own, user, change.clone(), now);
                     }
                 }
-                if !r.dirty {
-                    r.dirty = true;
+                if r.dirty {
+                    // Already waiting for its window.
+                    return;
+                }
+                r.dirty = true;
+                // The leading edge: nothing went out within the window, so this goes
+                // out now; otherwise it waits for the window to pass.
+                if self.due(r, now) {
+                    self.flush_room(&mut inner, room, now);
+                }
+                if inner.rooms.get(room).is_some_and(|r| r.dirty) {
                     inner.dirty_rooms.push(room.clone());
                 }
             }
@@ -331,7 +375,7 @@ impl Hub {
                 });
                 for (id, sub) in &mut r.subs {
                     if sessions.get(id).is_some_and(|s| s.user != *user) {
-                        send_to(sessions, *id, sub, &frame);
+                        send_to(sessions, *id, sub, &frame, None);
                     }
                 }
             }
@@ -351,29 +395,52 @@ impl Hub {
                 for (id, sub) in w.iter_mut() {
                     let is_own = sessions.get(id).is_some_and(|s| s.user == *user);
                     if let Some(frame) = if is_own { &own_frame } else { &public_frame } {
-                        send_to(sessions, *id, sub, frame);
+                        send_to(sessions, *id, sub, frame, None);
                     }
                 }
             }
         }
     }
 
-    /// Sends every pending room diff (or, in a large room, the count). Called once per
-    /// coalescing window.
+    /// Sends the pending room diffs (or, in a large room, the count) of the rooms whose
+    /// window (or count interval) has passed; the others wait for a later call. Called
+    /// several times per window, so a diff goes out soon after its window ends.
     pub fn flush(&self) {
         let mut inner = self.lock();
         let now = Instant::now();
         let dirty = std::mem::take(&mut inner.dirty_rooms);
         for room in dirty {
-            self.flush_room(&mut inner, &room, now);
+            let Some(r) = inner.rooms.get(&room) else {
+                continue;
+            };
+            if !r.dirty {
+                continue;
+            }
+            if self.due(r, now) {
+                self.flush_room(&mut inner, &room, now);
+            }
+            if inner.rooms.get(&room).is_some_and(|r| r.dirty) {
+                inner.dirty_rooms.push(room);
+            }
         }
     }
 
+    /// Whether the room's window has passed since its pending changes last went out.
+    /// A large room is always due here: [`flush_room`](Self::flush_room) applies its
+    /// count interval.
+    fn due(&self, r: &LocalRoom, now: Instant) -> bool {
+        r.count > self.large_room
+            || r.last_sent
+                .is_none_or(|at| now.duration_since(at) >= self.window)
+    }
+
+    /// Sends the room's pending changes now, whatever the window (typing and resyncs
+    /// need them out first). A large room whose count interval has not passed stays
+    /// dirty; the caller keeps it in `dirty_rooms`.
     fn flush_room(&self, inner: &mut Inner, room: &str, now: Instant) {
         let Inner {
             sessions,
             rooms,
-            dirty_rooms,
             stale_rooms,
             ..
         } = inner;
@@ -383,7 +450,7 @@ impl Hub {
         }
         if r.count > self.large_room {
             // A large room sends its count instead of diffs, at most once an interval;
-            // a change inside the interval waits for the next flush.
+            // a change inside the interval waits for a later flush.
             r.public.clear();
             r.own.clear();
             let due = r
@@ -394,9 +461,6 @@ impl Hub {
                 return;
             }
             if !due {
-                if !dirty_rooms.iter().any(|d| d == room) {
-                    dirty_rooms.push(room.to_owned());
-                }
                 return;
             }
             r.dirty = false;
@@ -406,7 +470,7 @@ impl Hub {
                 count: r.count,
             });
             for (id, sub) in &mut r.subs {
-                send_to(sessions, *id, sub, &frame);
+                send_to(sessions, *id, sub, &frame, None);
             }
             return;
         }
@@ -417,9 +481,13 @@ impl Hub {
         }
         let public = std::mem::take(&mut r.public);
         let own = std::mem::take(&mut r.own);
+        if public.is_empty() && own.is_empty() {
+            return;
+        }
+        r.last_sent = Some(now);
         // One frame per view, shared by every recipient of that view: the public one,
         // and one per user whose own view differs (their entry swapped in).
-        let mut shared: HashMap<Option<&str>, Option<Utf8Bytes>> = HashMap::new();
+        let mut shared: HashMap<Option<&str>, Option<(Utf8Bytes, Instant)>> = HashMap::new();
         for (id, sub) in &mut r.subs {
             let Some(s) = sessions.get(id) else { continue };
             let own_entry = own.iter().find(|p| p.user == s.user);
@@ -439,8 +507,8 @@ impl Hub {
                     .or_insert_with(|| diff_frame(room, entries()))
                     .clone(),
             };
-            if let Some(frame) = frame {
-                send_to(sessions, *id, sub, &frame);
+            if let Some((frame, newest)) = frame {
+                send_to(sessions, *id, sub, &frame, Some(newest));
             }
         }
     }
@@ -485,7 +553,7 @@ impl Hub {
             r.count = count;
         }
         for (id, sub) in &mut r.subs {
-            send_to(sessions, *id, sub, &bytes);
+            send_to(sessions, *id, sub, &bytes, None);
             sub.snapshot_at = Some(snapshot_at);
         }
     }
@@ -523,23 +591,191 @@ fn pend(pending: &mut Vec<Pending>, user: &str, change: RoomChange, at: Instant)
     }
 }
 
-/// A `room_diff` of these changes, serialized; `None` when there are none.
-fn diff_frame<'a>(room: &str, entries: impl Iterator<Item = &'a Pending>) -> Option<Utf8Bytes> {
+/// A `room_diff` of these changes, serialized, and when the newest of them was
+/// delivered; `None` when there are none.
+fn diff_frame<'a>(
+    room: &str,
+    entries: impl Iterator<Item = &'a Pending>,
+) -> Option<(Utf8Bytes, Instant)> {
     let (mut joins, mut leaves, mut updates) = (Vec::new(), Vec::new(), Vec::new());
+    let mut newest: Option<Instant> = None;
     for p in entries {
+        newest = newest.max(Some(p.at));
         match &p.change {
             RoomChange::Join(presence) => joins.push(presence.clone()),
             RoomChange::Leave => leaves.push(p.user.clone()),
             RoomChange::Update(presence) => updates.push(presence.clone()),
         }
     }
-    if joins.is_empty() && leaves.is_empty() && updates.is_empty() {
-        return None;
-    }
-    Some(to_bytes(&ServerFrame::RoomDiff {
+    let newest = newest?;
+    let frame = to_bytes(&ServerFrame::RoomDiff {
         room: room.to_owned(),
         joins,
         leaves,
         updates,
-    }))
+    });
+    Some((frame, newest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use presence_protocol::EffectiveStatus;
+
+    /// A session `user` in `room`, released with an empty state; returns its queue.
+    fn member(hub: &Hub, room: &str, user: &str) -> Outbox {
+        let mut rx = Outbox::new(64);
+        let id = hub.register(user, rx.clone());
+        hub.subscribe_room(room, id);
+        hub.release_room(room, id, &state(room), 1, Instant::now());
+        assert!(matches!(
+            frames(&mut rx)[..],
+            [ServerFrame::RoomState { .. }]
+        ));
+        rx
+    }
+
+    fn state(room: &str) -> ServerFrame {
+        ServerFrame::RoomState {
+            room: room.into(),
+            count: 1,
+            members: Vec::new(),
+            typing: Vec::new(),
+            r#ref: None,
+        }
+    }
+
+    fn join(room: &str, user: &str) -> Event {
+        let presence = Presence {
+            user: user.into(),
+            name: String::new(),
+            status: EffectiveStatus::Online,
+            since: 0,
+            custom: None,
+            last_seen: None,
+            last_seen_approx: None,
+            devices: 1,
+        };
+        Event::Room {
+            room: room.into(),
+            user: user.into(),
+            public: Some(RoomChange::Join(presence.clone())),
+            own: Some(RoomChange::Join(presence)),
+            count: 2,
+        }
+    }
+
+    /// The frames queued so far.
+    fn frames(rx: &mut Outbox) -> Vec<ServerFrame> {
+        let mut out = Vec::new();
+        while let Some(crate::outbox::Take::Frames(queued)) = rx.try_take() {
+            for frame in queued {
+                if let crate::ws::Outgoing::Text(t) = frame {
+                    out.push(ServerFrame::decode(t.as_str()).unwrap());
+                }
+            }
+        }
+        out
+    }
+
+    /// The users joining in each `room_diff` among `frames`.
+    fn joins(frames: &[ServerFrame]) -> Vec<Vec<&str>> {
+        frames
+            .iter()
+            .filter_map(|f| match f {
+                ServerFrame::RoomDiff { joins, .. } => {
+                    Some(joins.iter().map(|p| p.user.as_str()).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_quiet_rooms_change_goes_out_at_once_and_the_next_wait_for_the_window() {
+        let hub = Hub::new(1000, Duration::from_secs(1), Duration::from_secs(3600));
+        let mut rx = member(&hub, "r", "observer");
+        hub.deliver(&join("r", "a"));
+        assert_eq!(joins(&frames(&mut rx)), vec![vec!["a"]]);
+        hub.deliver(&join("r", "b"));
+        hub.deliver(&join("r", "c"));
+        hub.flush();
+        assert!(
+            frames(&mut rx).is_empty(),
+            "a second diff within the window"
+        );
+        // Another room has its own window.
+        let mut other = member(&hub, "s", "observer2");
+        hub.deliver(&join("s", "d"));
+        assert_eq!(joins(&frames(&mut other)), vec![vec!["d"]]);
+    }
+
+    #[test]
+    fn changes_within_the_window_go_out_together_once_it_has_passed() {
+        // Long enough that the steps between two sleeps take far less, on a busy machine.
+        let window = Duration::from_millis(200);
+        let hub = Hub::new(1000, Duration::from_secs(1), window);
+        let mut rx = member(&hub, "r", "observer");
+        hub.deliver(&join("r", "a"));
+        let first = Instant::now();
+        hub.deliver(&join("r", "b"));
+        hub.deliver(&join("r", "c"));
+        std::thread::sleep(window + Duration::from_millis(10));
+        hub.flush();
+        let sent = Instant::now();
+        assert_eq!(
+            joins(&frames(&mut rx)),
+            vec![vec!["a"], vec!["b", "c"]],
+            "{:?} after the first",
+            sent - first
+        );
+        // That send opened a new window: the next change waits for it.
+        hub.deliver(&join("r", "d"));
+        if sent.elapsed() < window {
+            assert!(frames(&mut rx).is_empty());
+        }
+        std::thread::sleep(window + Duration::from_millis(10));
+        hub.flush();
+        assert_eq!(joins(&frames(&mut rx)), vec![vec!["d"]]);
+        // Nothing pending: later flushes send nothing, and the next change leads again.
+        hub.flush();
+        assert!(frames(&mut rx).is_empty());
+        std::thread::sleep(window + Duration::from_millis(10));
+        hub.deliver(&join("r", "e"));
+        assert_eq!(joins(&frames(&mut rx)), vec![vec!["e"]]);
+    }
+
+    #[test]
+    fn a_diff_sent_while_held_and_shown_by_the_state_is_dropped() {
+        let hub = Hub::new(1000, Duration::from_secs(1), Duration::from_secs(3600));
+        let mut observer = member(&hub, "r", "observer");
+        let mut rx = Outbox::new(64);
+        let id = hub.register("joiner", rx.clone());
+        hub.subscribe_room("r", id);
+        // Its own join goes out at once (the leading edge) while it is held...
+        hub.deliver(&join("r", "joiner"));
+        assert_eq!(joins(&frames(&mut observer)), vec![vec!["joiner"]]);
+        // ...and the snapshot, read after it, shows it: only the state is sent.
+        hub.release_room("r", id, &state("r"), 2, Instant::now());
+        assert!(matches!(
+            frames(&mut rx)[..],
+            [ServerFrame::RoomState { .. }]
+        ));
+    }
+
+    #[test]
+    fn a_diff_sent_while_held_after_the_snapshot_was_read_is_kept() {
+        let hub = Hub::new(1000, Duration::from_secs(1), Duration::ZERO);
+        let _observer = member(&hub, "r", "observer");
+        let mut rx = Outbox::new(64);
+        let id = hub.register("joiner", rx.clone());
+        hub.subscribe_room("r", id);
+        hub.deliver(&join("r", "joiner"));
+        let snapshot_at = Instant::now();
+        hub.deliver(&join("r", "late"));
+        hub.release_room("r", id, &state("r"), 2, snapshot_at);
+        let got = frames(&mut rx);
+        assert!(matches!(got[0], ServerFrame::RoomState { .. }), "{got:?}");
+        assert_eq!(joins(&got), vec![vec!["late"]]);
+    }
 }

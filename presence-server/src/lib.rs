@@ -17,7 +17,8 @@
 //! - [`broker`]: the [`Broker`](broker::Broker) trait that carries events between
 //!   nodes, and its backends (`broker/memory.rs`).
 //! - [`hub`]: this node's sessions by room and watched user; serializes each event
-//!   once, coalesces room diffs, never blocks on a slow client.
+//!   once, coalesces room diffs (a quiet room's change at once, then at most one
+//!   `room_diff` per room per window), never blocks on a slow client.
 //! - [`timers`]: every deadline (grace, typing, custom status expiry) in one sorted set
 //!   with one task.
 //! - [`auth`]: JWT verification (HS256) and room/watch patterns.
@@ -98,6 +99,7 @@ pub async fn build(
     let hub = Arc::new(Hub::new(
         config.large_room_threshold,
         Duration::from_millis(presence_protocol::limits::ROOM_COUNT_INTERVAL_MS),
+        Duration::from_millis(config.coalesce_ms),
     ));
     let node_id = config
         .node_id
@@ -212,7 +214,12 @@ async fn background_tasks(service: Arc<Service>, stop: CancellationToken) {
         }
     };
     let flush = async {
-        let mut tick = tokio::time::interval(Duration::from_millis(service.config.coalesce_ms));
+        // The first change in a quiet room goes out from `deliver` at once; this sends
+        // what waited for the window since a room's last send. It runs five times a
+        // window, so such a diff goes out at most a fifth of a window late (10 ms at
+        // the default 50), and a tick with nothing due only takes the lock and looks
+        // at the dirty rooms.
+        let mut tick = tokio::time::interval(flush_tick(service.config.coalesce_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -273,6 +280,12 @@ async fn background_tasks(service: Arc<Service>, stop: CancellationToken) {
         }
     };
     tokio::join!(timers, flush, stale_rooms, leases);
+}
+
+/// How often the flush task runs for a coalescing window of `coalesce_ms`: a fifth of
+/// the window, at least 1 ms.
+fn flush_tick(coalesce_ms: u64) -> Duration {
+    (Duration::from_millis(coalesce_ms) / 5).max(Duration::from_millis(1))
 }
 
 /// Resolves on SIGTERM or ctrl-c.
