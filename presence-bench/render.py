@@ -101,6 +101,78 @@ def gen_bound(stage):
     return stage["window_s"] > 0 and stage["generator_cpu_s"] / stage["window_s"] >= 0.9
 
 
+def render_floor(w, rows, floors, ours):
+    """The section of the write-floor rows; returns the floor (the most writes per
+    writer CPU-second of a sustained stage), or None without such a row. `ours` is
+    typing-ours's best stage (best_lossless), to compare with."""
+    best = None
+    for name, desc in rows:
+        r = floors.get(name)
+        if not r or not r.get("stages"):
+            continue
+        if best is None:
+            w("## The kernel's floor")
+            w("")
+            w("What one delivery costs with everything of a server taken away: a writer process "
+              "(pinned where the server runs) does nothing but one `write()` of a %d-byte typing "
+              "frame (a WebSocket text frame of `%s`) per delivery to %s loopback TCP sockets, "
+              "`TCP_NODELAY`, in events of %d writes to the members of a room of %d, open loop "
+              "at each rate (rate 0: flat out); the reader process (pinned where the generator "
+              "runs) reads every socket in its own tokio task. On loopback the kernel's receive "
+              "path and the wake-up of the reader run on the writer's CPU and are charged to it, "
+              "as they are to a server. CPU from `/proc/<pid>/stat` over each stage, until the "
+              "reader has read every byte. *tokio* stages write through `TcpStream::try_write`."
+              % (r["frame_bytes"], r["frame_json"], fmt(r["connections"]), r["room_size"] - 1, r["room_size"]))
+            w("")
+            w("| row | stage | writer | writes/s asked | writes/s | writer CPU s (user / sys) | writer busy "
+              "| writer µs per write | writes per writer CPU-s | reader CPU s | reader busy | reader µs per write "
+              "| lag max / drain ms | other CPU s |")
+            w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for s in r["stages"]:
+            tags = []
+            if not s["sustained"]:
+                tags.append("not sustained")
+            if s["reader_busy"] >= 0.9:
+                tags.append("reader-bound")
+            if s["window_s"] > 0 and s.get("other_cpu_s", 0) / s["window_s"] >= 0.25:
+                tags.append("noisy")
+            tag = f" ({', '.join(tags)})" if tags else ""
+            asked = fmt(s["rate_per_s"]) if s["rate_per_s"] > 0 else "flat out"
+            w(f"| {name} | {s['index']}{tag} | {s['writer']} | {asked} | {fmt(s['writes_per_s'])} "
+              f"| {s['writer_cpu_s']:.2f} ({s['writer_user_s']:.2f} / {s['writer_sys_s']:.2f}) | {s['writer_busy']:.2f} "
+              f"| {s['writer_us_per_write']:.2f} | {fmt(s['writes_per_writer_cpu_s'])} "
+              f"| {s['reader_cpu_s']:.2f} | {s['reader_busy']:.2f} | {s['reader_us_per_write']:.2f} "
+              f"| {s['send_lag_max_ms']:.1f} / {s['drain_ms']:.1f} | {s.get('other_cpu_s', 0):.2f} |")
+        good = [s for s in r["stages"] if s["sustained"] and s["writes_per_writer_cpu_s"] > 0]
+        if good:
+            top = max(good, key=lambda s: s["writes_per_writer_cpu_s"])
+            if best is None or top["writes_per_writer_cpu_s"] > best[1]["writes_per_writer_cpu_s"]:
+                best = (r, top, good)
+    if best is None:
+        return None
+    r, top, good = best
+    w("")
+    where = "flat out" if top["rate_per_s"] <= 0 else f"at {fmt(top['writes_per_s'])} writes/s"
+    line = (f"With one `write()` per delivery, no server can reach more than about "
+            f"**{fmt(top['writes_per_writer_cpu_s'])} deliveries per CPU-second** on this machine "
+            f"(the writer alone, {top['writer']}, {where}; "
+            f"max sustained paced rate {fmt(r['max_sustained_writes_per_s'])} writes/s)")
+    if ours:
+        x = ours["deliveries_per_server_cpu_s"]
+        paced = [s for s in good if s["rate_per_s"] > 0 and s["writer"] == "write"]
+        near = min(paced, key=lambda s: abs(s["writes_per_s"] - ours["deliveries_per_s"])) if paced else None
+        line += (f"; presence-server's best, {fmt(x)} deliveries per server CPU-s (typing-ours "
+                 f"at {fmt(ours['rate_per_s'])} events/s, {fmt(ours['deliveries_per_s'])} deliveries/s"
+                 f"{'' if sustained(ours) else ', overloaded'}), is "
+                 f"**{x / top['writes_per_writer_cpu_s']:.2f}×** that")
+        if near:
+            line += (f" and {x / near['writes_per_writer_cpu_s']:.2f}× the floor at a comparable rate "
+                     f"({fmt(near['writes_per_writer_cpu_s'])} at {fmt(near['writes_per_s'])} writes/s)")
+    w(line + ".")
+    w("")
+    return top["writes_per_writer_cpu_s"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
@@ -121,6 +193,10 @@ def main():
         if os.path.exists(path):
             with open(path) as f:
                 reports[name] = json.load(f)
+    # write-floor rows (`presence-bench write-floor`) have a report of their own kind.
+    floors = {n: r for n, r in reports.items() if r.get("kind") == "write-floor"}
+    for n in floors:
+        del reports[n]
 
     out = []
     w = out.append
@@ -298,6 +374,8 @@ def main():
         w("(no baseline rows in this run)")
     w("")
 
+    floor = render_floor(w, rows, floors, best_lossless(reports["typing-ours"]) if "typing-ours" in reports else None)
+
     w("## DESIGN.md targets")
     w("")
     w("| target | measured | met? |")
@@ -331,7 +409,9 @@ def main():
     if bo:
         target("≥ 150,000 room-typing deliveries/s per server core (server pinned to one core)",
                f"{fmt(bo['deliveries_per_s'])}/s sustained ({fmt(bo['deliveries_per_server_cpu_s'])} per server CPU-s)"
-               + (" — generator-bound" if gen_bound(bo) else ""),
+               + (" — generator-bound" if gen_bound(bo) else "")
+               + (f"; the kernel's floor here (one write() per delivery, nothing else): "
+                  f"{fmt(floor)} writes per CPU-s" if floor else ""),
                bo["deliveries_per_s"] >= 150_000)
         hs = half_stage(to)
         if hs:
@@ -353,6 +433,10 @@ def main():
     # --- problems ------------------------------------------------------------------------
     problems = []
     for name, _ in rows:
+        if name in floors:
+            for wmsg in floors[name].get("warnings", []):
+                problems.append(f"{name}: {wmsg}")
+            continue
         r = reports.get(name)
         if r is None:
             problems.append(f"{name}: no report (the row failed; see its logs)")

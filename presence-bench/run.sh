@@ -176,10 +176,12 @@ if [ "$mode" = full ]; then
   N=10000; NODE_MAX=19500; CLUSTER=100000; CLUSTER_NODES=6; STAGE=8; HOLD=10; AS_WRITTEN_N=2000
   RATES_OURS=1000,2000,3000,4000,6000; RATES_BASE=500,1000,1500,2000,3000
   CHURN_RATES=500,1000,2000; LARGE_RATES=2,5,10; XNODE_N=9000; XNODE_RATES=1000,2000
+  FLOOR_RATES=50000,100000,150000,200000,300000,0; FLOOR_TOKIO=100000
 else
   N=3000; NODE_MAX=6000; CLUSTER=12000; CLUSTER_NODES=6; STAGE=4; HOLD=4; AS_WRITTEN_N=500
   RATES_OURS=1000,3000; RATES_BASE=500,1500
   CHURN_RATES=500; LARGE_RATES=5; XNODE_N=3000; XNODE_RATES=1000
+  FLOOR_RATES=50000,150000,0; FLOOR_TOKIO=100000
 fi
 : >"$OUT/rows.tsv"
 row() { printf '%s\t%s\n' "$1" "$2" >>"$OUT/rows.tsv"; }
@@ -260,6 +262,17 @@ ours_large() {
     --senders 20 --rate "$LARGE_RATES" --stage-s "$STAGE" --server-pid "$SERVER_PID"
   stop_all; row large-room "presence-server, memory store: one room of $N, 20 typists"
 }
+write_floor() {
+  # No server: the writer stands where the server would (CPU 0), the reader (tokio
+  # tasks, like the generator's) where the generator would (CPU 1).
+  local cmd=("${SERVER_CPU[@]}" "$BENCH" write-floor --label write-floor --connections "$N"
+    --rate "$FLOOR_RATES" --tokio-rate "$FLOOR_TOKIO" --stage-s "$STAGE" --out "$OUT/write-floor.json")
+  [ ${#GEN_CPU[@]} -gt 0 ] && cmd+=(--reader-cpu 1)
+  echo "${cmd[*]}" >>"$OUT/write-floor.cmd"
+  log "write-floor: ${cmd[*]}"
+  "${cmd[@]}" 2>>"$OUT/write-floor.log" || { log "write-floor: failed (see $OUT/write-floor.log)"; return 1; }
+  row write-floor "the kernel's floor: one write() of a typing frame per delivery, $N loopback TCP sockets read by tokio tasks, no server"
+}
 cross_node() {
   SERVER_CPU=()
   start_redis cross-node
@@ -288,7 +301,7 @@ cluster() {
 
 started_at=$(date -u +"%Y-%m-%d %H:%M UTC")
 for r in idle-ours idle-ours-bare idle-baseline idle-baseline-as-written typing-ours typing-ours-redis typing-baseline \
-  churn reconnect large-room cross-node node-max cluster; do
+  write-floor churn reconnect large-room cross-node node-max cluster; do
   if [ -n "$only" ] && [[ "$only" != *",$r,"* ]]; then continue; fi
   case $r in
     idle-ours) run_row ours_idle ;;
@@ -298,6 +311,7 @@ for r in idle-ours idle-ours-bare idle-baseline idle-baseline-as-written typing-
     typing-ours) run_row ours_typing typing-ours memory ;;
     typing-ours-redis) run_row ours_typing typing-ours-redis redis ;;
     typing-baseline) run_row base_typing ;;
+    write-floor) run_row write_floor ;;
     churn) run_row ours_churn ;;
     reconnect) run_row ours_reconnect ;;
     large-room) run_row ours_large ;;

@@ -5,12 +5,15 @@
 //! - `presence-bench merge a.json b.json …` merges the reports of the shards of one
 //!   run (several generator processes: a process may hold at most 20,000 files here).
 //! - `presence-bench token --user u1` prints a token signed with the secret.
+//! - `presence-bench write-floor` measures the kernel's floor: the writer's CPU per small
+//!   `write()` to loopback TCP sockets read by tokio tasks (`floor.rs`).
 //!
 //! How scenarios, schedules and matching work: `layout.rs`. What a report holds:
 //! `stats.rs`. How to run the whole matrix: `presence-bench/run.sh`.
 
 mod barrier;
 mod conn;
+mod floor;
 mod layout;
 mod run;
 mod stats;
@@ -43,6 +46,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The kernel's floor: writer CPU per small write() to loopback TCP sockets whose
+    /// readers are tokio tasks, at several rates; writes its JSON report.
+    WriteFloor(Box<floor::FloorArgs>),
+    /// The reader side of `write-floor` (started by it).
+    #[command(hide = true)]
+    FloorReader(floor::ReaderArgs),
     /// Print an HS256 token for a user.
     Token {
         #[arg(long, env = "PRESENCE_JWT_SECRET", hide_env_values = true)]
@@ -52,7 +61,7 @@ enum Command {
     },
 }
 
-fn write(out: Option<&PathBuf>, report: &stats::Report) -> anyhow::Result<()> {
+fn write(out: Option<&PathBuf>, report: &impl serde::Serialize) -> anyhow::Result<()> {
     let json = serde_json::to_string_pretty(report)?;
     match out {
         Some(path) => {
@@ -96,6 +105,12 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::WriteFloor(args) => {
+            let out = args.out.clone();
+            let report = floor::run(*args)?;
+            write(out.as_ref(), &report)
+        }
+        Command::FloorReader(args) => floor::reader(args),
         Command::Merge { files, out } => {
             let mut reports = Vec::new();
             for f in &files {

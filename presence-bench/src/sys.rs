@@ -27,6 +27,12 @@ fn clock_ticks() -> f64 {
 
 /// A process's CPU time (user + system), in seconds. `pid` 0 means this process.
 pub fn cpu_s(pid: u32) -> Option<f64> {
+    cpu_user_sys_s(pid).map(|(user, sys)| user + sys)
+}
+
+/// A process's CPU time in user space and in the kernel, in seconds. `pid` 0 means
+/// this process.
+pub fn cpu_user_sys_s(pid: u32) -> Option<(f64, f64)> {
     let path = if pid == 0 {
         "/proc/self/stat".to_owned()
     } else {
@@ -39,7 +45,7 @@ pub fn cpu_s(pid: u32) -> Option<f64> {
     // After ')': state is field 3; utime and stime are fields 14 and 15.
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / clock_ticks())
+    Some((utime / clock_ticks(), stime / clock_ticks()))
 }
 
 /// CPU time the whole machine spent busy (everything but idle and iowait), in seconds
