@@ -61,7 +61,7 @@ pub struct FloorArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "50000,100000,150000,200000,300000,0"
+        default_value = "20000,50000,100000,150000,200000,300000,0"
     )]
     pub rate: Vec<f64>,
     /// Then these rates again, written through tokio's `try_write` (none by default).
