@@ -37,7 +37,23 @@ pub type LocalId = u64;
 #[derive(Debug)]
 struct LocalSession {
     user: String,
+    /// A hash of `user`, so a fan-out loop tells most sessions apart from the sender
+    /// without reading the user's string (a cache miss per recipient).
+    user_key: u64,
     out: Outbox,
+}
+
+impl LocalSession {
+    fn is_user(&self, user: &str, key: u64) -> bool {
+        self.user_key == key && self.user == user
+    }
+}
+
+fn user_key(user: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    user.hash(&mut h);
+    h.finish()
 }
 
 /// A frame waiting behind a held session's state frame.
@@ -132,9 +148,13 @@ fn send_to(
     frame: &Utf8Bytes,
     newest: Option<Instant>,
 ) {
-    let Some(session) = sessions.get(&id) else {
-        return;
-    };
+    if let Some(session) = sessions.get(&id) {
+        send_via(session, sub, frame, newest);
+    }
+}
+
+/// [`send_to`] for a session already looked up.
+fn send_via(session: &LocalSession, sub: &mut Sub, frame: &Utf8Bytes, newest: Option<Instant>) {
     match &mut sub.held {
         Some(held) if held.len() < MAX_HELD => held.push(Held {
             frame: frame.clone(),
@@ -171,6 +191,7 @@ impl Hub {
             id,
             LocalSession {
                 user: user.to_owned(),
+                user_key: user_key(user),
                 out,
             },
         );
@@ -373,9 +394,11 @@ impl Hub {
                     user: user.clone(),
                     typing: *typing,
                 });
+                let key = user_key(user);
                 for (id, sub) in &mut r.subs {
-                    if sessions.get(id).is_some_and(|s| s.user != *user) {
-                        send_to(sessions, *id, sub, &frame, None);
+                    match sessions.get(id) {
+                        Some(s) if !s.is_user(user, key) => send_via(s, sub, &frame, None),
+                        _ => {}
                     }
                 }
             }
@@ -392,10 +415,12 @@ impl Hub {
                     Some(o) => Some(presence_frame(o)),
                     None => None,
                 };
+                let key = user_key(user);
                 for (id, sub) in w.iter_mut() {
-                    let is_own = sessions.get(id).is_some_and(|s| s.user == *user);
+                    let Some(s) = sessions.get(id) else { continue };
+                    let is_own = s.is_user(user, key);
                     if let Some(frame) = if is_own { &own_frame } else { &public_frame } {
-                        send_to(sessions, *id, sub, frame, None);
+                        send_via(s, sub, frame, None);
                     }
                 }
             }
