@@ -40,18 +40,74 @@ impl MemoryStore {
 struct State {
     users: HashMap<String, UserRecord>,
     /// Session id → the rooms it is in.
-    session_rooms: HashMap<String, BTreeSet<String>>,
+    session_rooms: HashMap<String, SmallSet>,
     rooms: HashMap<String, Room>,
 }
 
 #[derive(Debug, Default)]
 struct Room {
     /// User → their sessions in this room.
-    members: BTreeMap<String, BTreeSet<String>>,
+    members: BTreeMap<String, SmallSet>,
     /// Members others can see; its order gives the "first N" of a snapshot.
     visible: BTreeSet<String>,
     /// User → (owner session, deadline).
     typing: HashMap<String, (String, u64)>,
+}
+
+/// A small sorted set of strings: a member's sessions in a room, a session's rooms.
+/// Most hold one or two entries; a `BTreeSet` would allocate a node of eleven slots
+/// (about 300 bytes) for each.
+#[derive(Debug, Default, Clone)]
+struct SmallSet(Vec<String>);
+
+impl SmallSet {
+    fn insert(&mut self, s: String) -> bool {
+        match self.0.binary_search(&s) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, s);
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, s: &str) -> bool {
+        match self.0.binary_search_by(|x| x.as_str().cmp(s)) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.0.iter()
+    }
+}
+
+impl IntoIterator for SmallSet {
+    type Item = String;
+    type IntoIter = std::vec::IntoIter<String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a SmallSet {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
 }
 
 /// A room touched by a change, before `finish` fills in the rest.
