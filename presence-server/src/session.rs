@@ -257,23 +257,31 @@ async fn run(
     let mut over_limit_streak = 0u32;
     let mut bad_frames = 0u32;
     let dead_after = Duration::from_millis(config.dead_after_ms);
+    let ping_every = Duration::from_millis(config.ping_interval_ms);
     let mut last_inbound = Instant::now();
-    let mut ping = tokio::time::interval_at(
-        Instant::now() + Duration::from_millis(config.ping_interval_ms),
-        Duration::from_millis(config.ping_interval_ms),
-    );
+    let mut next_ping = last_inbound + ping_every;
+    // One timer for both the pings and the dead-connection check. It is not moved
+    // when a frame comes in (that would cost a timer update per frame): when it
+    // fires early, it is set again.
+    let timer = sleep_until(next_ping.min(last_inbound + dead_after));
+    tokio::pin!(timer);
     let out = ctx.out.clone();
     loop {
         let message = tokio::select! {
             biased;
             () = shutdown.cancelled() => return End::Close(CloseCode::Restarting.code(), "server restarting"),
             () = out.killed() => return End::Close(CLOSE_TOO_SLOW, "client too slow"),
-            () = sleep_until(last_inbound + dead_after) => {
-                tracing::debug!(session = %ctx.session, "no frame or pong in time: dead");
-                return End::Lost;
-            }
-            _ = ping.tick() => {
-                ctx.out.send_message(Outgoing::Ping);
+            () = &mut timer => {
+                let now = Instant::now();
+                if now >= last_inbound + dead_after {
+                    tracing::debug!(session = %ctx.session, "no frame or pong in time: dead");
+                    return End::Lost;
+                }
+                if now >= next_ping {
+                    ctx.out.send_message(Outgoing::Ping);
+                    next_ping = now + ping_every;
+                }
+                timer.as_mut().reset(next_ping.min(last_inbound + dead_after));
                 continue;
             }
             m = stream.next() => m,
