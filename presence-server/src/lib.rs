@@ -49,6 +49,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -177,6 +178,13 @@ pub async fn run(
     let background = tokio::spawn(background_tasks(service.clone(), stop.clone()));
 
     let serve_stop = stop.clone();
+    // Frames go out as soon as they are written: without TCP_NODELAY, a frame that
+    // follows another before the client's (delayed) ACK would wait for it, up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             tokio::select! {
