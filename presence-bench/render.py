@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Writes docs/benchmarks.md from the reports of one run of presence-bench/run.sh.
 
-    python3 presence-bench/render.py RESULTS_DIR [--mode full|quick] [--started TEXT]
+    python3 presence-bench/render.py RESULTS_DIR [--mode full|quick] [--started TEXT] [--pairs DIR]
+    python3 presence-bench/render.py --pairs DIR      only the "Before and after" section
 
 RESULTS_DIR holds rows.tsv (row name, description), <row>.json (the generator's report,
 merged when there were several generators) and <row>.cmd (the exact commands).
+--pairs DIR is a run of presence-bench/pairs.sh: summary.json and <sha>-<row>.json.
 Standard library only.
 """
 import argparse
@@ -173,14 +175,179 @@ def render_floor(w, rows, floors, ours):
     return top["writes_per_writer_cpu_s"]
 
 
+# --- before and after (presence-bench/pairs.sh) -------------------------------------------
+
+PAIR_ROWS = ("idle", "idle-bare", "typing", "churn", "cross-node-join")
+
+
+def pair_ratio(b, a):
+    return f"{a / b:.2f}×" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "–"
+
+
+def stage_tags(s):
+    tags = []
+    if s["ratio"] < SUSTAINED_RATIO:
+        tags.append(f"ratio {s['ratio']:.4f}")
+    elif not sustained(s):
+        tags.append("not sustained")
+    if gen_bound(s):
+        tags.append("generator-bound")
+    if s["window_s"] > 0 and s.get("other_cpu_s", 0) / s["window_s"] >= 0.25:
+        tags.append("noisy")
+    return tags
+
+
+def pair_figures(row, r):
+    """{figure: (value or (v1, v2), digits, tags)} of one report for one row; the figure
+    names carry ↓ (lower is better) or ↑."""
+    if r is None:
+        return {}
+    f = {}
+    if row in ("idle", "idle-bare"):
+        c, idle = r["connections"], r.get("idle") or {}
+        where = "rooms of 20" if row == "idle" else "no room"
+        failed = [f"{fmt(c['failed'])} failed"] if c.get("failed") else []
+        if idle:
+            f[f"{row} ({where}): server RSS per connection, KiB ↓"] = (idle["server_rss_per_conn_bytes"] / 1024, 2, [])
+            f[f"{row} ({where}): kernel per connection (est.), KiB ↓"] = (idle["kernel_per_conn_bytes_est"] / 1024, 2, [])
+        f[f"{row} ({where}): connects/s ↑"] = (c["connects_per_s"], 0, failed)
+        f[f"{row} ({where}): server CPU per 1k connects, ms ↓"] = (c["server_cpu_ms_per_1k_connects"], 1, [])
+    elif row in ("typing", "churn"):
+        for s in r.get("stages", []):
+            at_ = f"{row} at {fmt(s['rate_per_s'])}/s"
+            tags = stage_tags(s)
+            f[f"{at_}: deliveries per server CPU-s ↑"] = (s["deliveries_per_server_cpu_s"], 0, tags)
+            f[f"{at_}: latency p50 / p99, ms ↓"] = ((s["latency"]["p50_ms"], s["latency"]["p99_ms"]), 2, [])
+    elif row == "cross-node-join":
+        jv = r.get("join_visible")
+        if jv:
+            lat = jv["latency"]
+            seen = [] if jv["seen"] >= jv["probes"] else [f"{fmt(jv['seen'])} of {fmt(jv['probes'])} seen"]
+            f["join on one node seen on another: p50 / p99, ms ↓"] = ((lat["p50_ms"], lat["p99_ms"]), 1, seen)
+            f["join on one node seen on another: max, ms ↓"] = (lat["max_ms"], 1, [])
+    return f
+
+
+def pair_cell(v):
+    if v is None:
+        return "–"
+    val, digits, tags = v
+    text = " / ".join(fmt(float(x), digits) for x in val) if isinstance(val, tuple) else fmt(float(val), digits)
+    return text + (f" ({', '.join(tags)})" if tags else "")
+
+
+def pair_ratio_cell(b, a):
+    if b is None or a is None:
+        return "–"
+    if isinstance(b[0], tuple):
+        return " / ".join(pair_ratio(x, y) for x, y in zip(b[0], a[0]))
+    return pair_ratio(b[0], a[0])
+
+
+def render_pairs(w, pdir):
+    """The section "Before and after" from a run of presence-bench/pairs.sh."""
+    path = os.path.join(pdir, "summary.json")
+    if not os.path.exists(path):
+        w("## Before and after")
+        w("")
+        w(f"(no pairs results: `{os.path.relpath(path)}` is missing)")
+        w("")
+        return
+    with open(path) as f:
+        sm = json.load(f)
+    reports, status = {}, {}
+    for m in sm["measured"]:
+        status[(m["sha"], m["row"])] = m["status"]
+        rp = os.path.join(pdir, m["report"])
+        if os.path.exists(rp):
+            with open(rp) as f:
+                reports[(m["sha"], m["row"])] = json.load(f)
+    p, x = sm["params"], sm["params"]["cross_node"]
+    rates = lambda v: ", ".join(fmt(r) for r in v)  # noqa: E731
+    minutes = sm["wall_s"] / 60
+    w("## Before and after")
+    w("")
+    w("Each performance change of `presence-bench/levers.tsv`, its commit's `presence-server` "
+      "against its parent's (or the commits the line names), built from each commit "
+      "(`cargo build --release -p presence-server --locked`) and loaded by one and the same "
+      "generator, the current one. Reproduce: `presence-bench/pairs.sh` (all pairs, mode full, "
+      "builds cached in `target/pairs/bin`), `presence-bench/pairs.sh --quick` (smaller), "
+      "`presence-bench/pairs.sh --only=1,6` (some lines), `presence-bench/pairs.sh --build-only` "
+      "(the binaries only, to measure later on a quiet machine).")
+    w("")
+    w(f"- this run: `{sm['command']}` (mode `{sm['mode']}`), started {sm['started']}, "
+      f"{minutes:.0f} min with the builds; checkout (HEAD) `{sm['checkout'][:12]}`; "
+      f"raw reports in `{os.path.relpath(pdir)}`")
+    w(f"- **idle**: {fmt(p['connections'])} connections in rooms of {p['room_size']}, "
+      f"held {p['hold_s']:.0f} s; **idle-bare**: the same with hello only (no room); "
+      f"**typing**: rooms of {p['room_size']}, {rates(p['typing_rates'])} events/s, "
+      f"{p['stage_s']:.0f} s stages, memory store; **churn**: custom status seen as `room_diff`, "
+      f"Redis store, {rates(p['churn_rates'])} events/s; server (and Redis) on CPU 0, generator "
+      f"on CPU 1, run.sh's server flags")
+    w(f"- **cross-node-join**: {x['nodes']} nodes on one Redis, unpinned, {fmt(x['connections'])} "
+      f"connections over 3 generators, typing at {rates(x['rates'])} events/s for "
+      f"{x['stage_s']:.0f} s, then {x['probes']} join probes at {x['probe_rate']:.0f}/s "
+      "(each in a room of its own, seen on another node)")
+    w("- each commit is measured once per row: where one change's *after* is the next one's "
+      "*before*, both tables show the same measurement. One run each, on a machine that may be "
+      "doing other work: differences of a few per cent are noise. Ratio = after ÷ before; "
+      "↓ lower is better, ↑ higher is better.")
+    w("")
+    problems = []
+    for pr in sm["pairs"]:
+        b, a = pr["before_sha"], pr["after_sha"]
+        w(f"### {pr['line']}. {pr['description']}")
+        w("")
+        w(f"`{pr['before']}` (`{b[:9]}`) → `{pr['after']}` (`{a[:9]}`)")
+        w("")
+        w("| figure | before | after | after ÷ before |")
+        w("|---|---|---|---|")
+        for row in pr["rows"]:
+            fb = pair_figures(row, reports.get((b, row)))
+            fa = pair_figures(row, reports.get((a, row)))
+            names = list(fb) + [n for n in fa if n not in fb]
+            if not names:
+                w(f"| {row} | {status.get((b, row), 'not measured')} | {status.get((a, row), 'not measured')} | – |")
+            for n in names:
+                w(f"| {n} | {pair_cell(fb.get(n))} | {pair_cell(fa.get(n))} | {pair_ratio_cell(fb.get(n), fa.get(n))} |")
+        w("")
+    for (sha, row), st in sorted(status.items()):
+        r = reports.get((sha, row))
+        if st == "failed" or r is None:
+            problems.append(f"{sha} {row}: no report (see `{sha}-{row}.*` in the run directory)")
+            continue
+        if r["connections"]["failed"]:
+            problems.append(f"{sha} {row}: connect failures {r['connections']['failures']}")
+        if r.get("disconnects"):
+            problems.append(f"{sha} {row}: connections dropped {r['disconnects']}")
+        if r.get("errors"):
+            problems.append(f"{sha} {row}: error frames {r['errors']}")
+        for wmsg in r.get("warnings", []):
+            problems.append(f"{sha} {row}: {wmsg}")
+    if problems:
+        w("What went wrong in the pairs run:")
+        w("")
+        for pb in problems:
+            w(f"- {pb}")
+        w("")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("dir")
+    ap.add_argument("dir", nargs="?", help="a run of run.sh (omit with --pairs: only that section)")
     ap.add_argument("--mode", default="full")
     ap.add_argument("--started", default="")
     ap.add_argument("--note", default="")
     ap.add_argument("--criterion", default="target/criterion")
+    ap.add_argument("--pairs", help="a run of presence-bench/pairs.sh: adds the section \"Before and after\"")
     args = ap.parse_args()
+    if args.dir is None:
+        if not args.pairs:
+            ap.error("give a run directory, --pairs DIR, or both")
+        out = []
+        render_pairs(out.append, args.pairs)
+        sys.stdout.write("\n".join(out) + "\n")
+        return
     rows = []
     with open(os.path.join(args.dir, "rows.tsv")) as f:
         for line in f:
@@ -213,7 +380,8 @@ def main():
     w("")
     w("Reproduce: `presence-bench/run.sh` (this page, ~10–20 min), `presence-bench/run.sh --quick` "
       "(smaller), `presence-bench/run.sh --only=ROW,ROW` (some rows), `presence-bench/run.sh --smoke` "
-      "(CI's 30-second check). Microbenchmarks: `cargo bench -p presence-bench --bench micro`. "
+      "(CI's 30-second check), `presence-bench/run.sh --with-pairs` (and the before/after pairs of "
+      "`presence-bench/pairs.sh`). Microbenchmarks: `cargo bench -p presence-bench --bench micro`. "
       "Tool documentation: `presence-bench/README.md`.")
     w("")
     w("## Machine")
@@ -429,6 +597,9 @@ def main():
         target("a join on node A visible on node B, p99 ≤ 20 ms", f"p99 {jv['latency']['p99_ms']:.1f} ms ({fmt(jv['seen'])} of {fmt(jv['probes'])} seen)",
                jv["latency"]["p99_ms"] <= 20.0 and jv["seen"] >= jv["probes"])
     w("")
+
+    if args.pairs:
+        render_pairs(w, args.pairs)
 
     # --- problems ------------------------------------------------------------------------
     problems = []

@@ -5,6 +5,12 @@
 #   presence-bench/run.sh --quick   the same rows, smaller (~8 min); writes docs/benchmarks.md
 #   presence-bench/run.sh --smoke   30 s: one server, one generator, fails on any loss (CI)
 #   … --only=idle-ours,cluster      only these rows (names as in docs/benchmarks.md)
+#   … --with-pairs                  then presence-bench/pairs.sh (same mode): the before/after
+#                                   pairs of presence-bench/levers.tsv, on the same page
+#   … --pairs=DIR                   put an earlier pairs.sh run (DIR) on the page
+#
+# pairs.sh sources this file for its functions: everything up to the build is
+# definitions and settings, and a sourced run.sh returns there.
 #
 # It starts everything it measures itself: redis-server on free ports, the release
 # presence-server(s), the baseline (node), the generator(s). Each is stopped by its PID
@@ -15,18 +21,22 @@
 # (taskset), so "per server core" figures mean one core. BENCH_PIN=0 turns that off.
 # The multi-node rows are not pinned: 6 nodes and 6 generators share both cores.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
 mode=full
 only=""
+with_pairs=0
+pairs_dir=""
 for arg in "$@"; do
   case "$arg" in
     --smoke) mode=smoke ;;
     --quick) mode=quick ;;
     --full) mode=full ;;
     --only=*) only=",${arg#--only=}," ;;
-    *) echo "usage: $0 [--smoke|--quick|--full] [--only=ROW,ROW…]" >&2; exit 2 ;;
+    --with-pairs) with_pairs=1 ;;
+    --pairs=*) pairs_dir=${arg#--pairs=}; [[ "$pairs_dir" == /* ]] || pairs_dir=$OLDPWD/$pairs_dir ;;
+    *) echo "usage: $0 [--smoke|--quick|--full] [--only=ROW,ROW…] [--with-pairs|--pairs=DIR]" >&2; exit 2 ;;
   esac
 done
 
@@ -149,6 +159,9 @@ gen_sharded() {
   "$BENCH" merge --out "$OUT/$name.json" $(for i in $(seq 0 $((shards - 1))); do echo "$OUT/$name.$i.json"; done)
 }
 pids_flags() { local p; for p in "$@"; do printf -- '--server-pid %s ' "$p"; done; }
+
+# Sourced (by pairs.sh): the definitions above, nothing run.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
 
 # --- build -------------------------------------------------------------------------
 log "building release binaries"
@@ -321,7 +334,15 @@ for r in idle-ours idle-ours-bare idle-baseline idle-baseline-as-written typing-
   esac
 done
 
+pairs_args=()
+if [ "$with_pairs" = 1 ]; then
+  pairs_dir=$OUT/pairs
+  log "pairs: presence-bench/pairs.sh --$mode --out=$pairs_dir"
+  "$ROOT/presence-bench/pairs.sh" "--$mode" "--out=$pairs_dir" || log "pairs.sh failed (see above)"
+fi
+if [ -n "$pairs_dir" ]; then pairs_args=(--pairs "$pairs_dir"); fi
+
 log "writing docs/benchmarks.md"
 python3 "$ROOT/presence-bench/render.py" "$OUT" --mode "$mode" --started "$started_at" \
-  --note "${BENCH_NOTE:-}" >"$ROOT/docs/benchmarks.md"
+  --note "${BENCH_NOTE:-}" "${pairs_args[@]}" >"$ROOT/docs/benchmarks.md"
 log "done: docs/benchmarks.md, raw reports in $OUT"
