@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Before and after: every pair of presence-bench/levers.tsv, measured.
 #
-#   presence-bench/pairs.sh               build each commit's presence-server, measure (~25 min)
-#   presence-bench/pairs.sh --quick       smaller and shorter rows, a check (~8 min)
+#   presence-bench/pairs.sh               build each commit's presence-server, measure (~9 min once
+#                                         built; building all 8 commits from nothing: ~8 min)
+#   presence-bench/pairs.sh --quick       smaller and shorter rows, a check (~4 min once built)
 #   presence-bench/pairs.sh --build-only  build (and cache) the binaries, measure nothing
 #   … --only=1,6                          only these lines of levers.tsv (1 = first pair)
 #   … --out=DIR                           reports into DIR (default target/bench/pairs-<date>-<mode>);

@@ -275,9 +275,10 @@ def render_pairs(w, pdir):
       "`presence-bench/pairs.sh --only=1,6` (some lines), `presence-bench/pairs.sh --build-only` "
       "(the binaries only, to measure later on a quiet machine).")
     w("")
-    w(f"- this run: `{sm['command']}` (mode `{sm['mode']}`), started {sm['started']}, "
-      f"{minutes:.0f} min with the builds; checkout (HEAD) `{sm['checkout'][:12]}`; "
-      f"raw reports in `{os.path.relpath(pdir)}`")
+    w(f"- this run: `{sm['command'].replace(os.getcwd() + '/', '')}` (mode `{sm['mode']}`), "
+      f"started {sm['started']}, {minutes:.0f} min with the builds; checkout (HEAD) "
+      f"`{sm['checkout'][:12]}`; raw reports and the exact commands (`<sha>-<row>.cmd`) in "
+      f"`{os.path.relpath(pdir)}`")
     w(f"- **idle**: {fmt(p['connections'])} connections in rooms of {p['room_size']}, "
       f"held {p['hold_s']:.0f} s; **idle-bare**: the same with hello only (no room); "
       f"**typing**: rooms of {p['room_size']}, {rates(p['typing_rates'])} events/s, "
