@@ -69,7 +69,7 @@ profile() {
   wait "$gen_pid" || true
   {
     echo "# $name: perf record -F 999 -g on presence-server (CPU 0) while:"
-    echo "#   ${gen[*]}" | sed "s/$SECRET/\$SECRET/g"
+    echo "#   ${gen[*]}" | sed -e "s/$SECRET/\$SECRET/g" -e "s|$ROOT/||g"
     echo
     echo "## share of samples by object (kernel = system calls, TCP/IP on loopback, wake-ups)"
     perf report -i "$data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -4 || true

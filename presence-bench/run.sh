@@ -286,6 +286,12 @@ write_floor() {
   "${cmd[@]}" 2>>"$OUT/write-floor.log" || { log "write-floor: failed (see $OUT/write-floor.log)"; return 1; }
   row write-floor "the kernel's floor: one write() of a typing frame per delivery, $N loopback TCP sockets read by tokio tasks, no server"
 }
+profile_row() {
+  # perf on the server: typing fan-out, then a connect burst (see profile.sh).
+  log "profile: presence-bench/profile.sh"
+  PROFILE_CONNECTIONS=$N "$ROOT/presence-bench/profile.sh" "$OUT" 2>>"$OUT/profile.log" \
+    || { log "profile: failed (see $OUT/profile.log)"; return 1; }
+}
 cross_node() {
   SERVER_CPU=()
   start_redis cross-node
@@ -314,7 +320,7 @@ cluster() {
 
 started_at=$(date -u +"%Y-%m-%d %H:%M UTC")
 for r in idle-ours idle-ours-bare idle-baseline idle-baseline-as-written typing-ours typing-ours-redis typing-baseline \
-  write-floor churn reconnect large-room cross-node node-max cluster; do
+  write-floor profile churn reconnect large-room cross-node node-max cluster; do
   if [ -n "$only" ] && [[ "$only" != *",$r,"* ]]; then continue; fi
   case $r in
     idle-ours) run_row ours_idle ;;
@@ -325,6 +331,7 @@ for r in idle-ours idle-ours-bare idle-baseline idle-baseline-as-written typing-
     typing-ours-redis) run_row ours_typing typing-ours-redis redis ;;
     typing-baseline) run_row base_typing ;;
     write-floor) run_row write_floor ;;
+    profile) run_row profile_row ;;
     churn) run_row ours_churn ;;
     reconnect) run_row ours_reconnect ;;
     large-room) run_row ours_large ;;
