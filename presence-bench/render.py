@@ -103,6 +103,20 @@ def gen_bound(stage):
     return stage["window_s"] > 0 and stage["generator_cpu_s"] / stage["window_s"] >= 0.9
 
 
+def report_problems(label, r):
+    """What went wrong in one generator report: failures, drops, errors, warnings."""
+    out = []
+    if r["connections"]["failed"]:
+        out.append(f"{label}: connect failures {r['connections']['failures']}")
+    if r.get("disconnects"):
+        out.append(f"{label}: connections dropped {r['disconnects']}")
+    if r.get("errors"):
+        out.append(f"{label}: error frames {r['errors']}")
+    for wmsg in r.get("warnings", []):
+        out.append(f"{label}: {wmsg}")
+    return out
+
+
 def render_floor(w, rows, floors, ours):
     """The section of the write-floor rows; returns the floor (the most writes per
     writer CPU-second of a sustained stage), or None without such a row. `ours` is
@@ -405,14 +419,7 @@ def render_pairs(w, pdir):
         if st == "failed" or r is None:
             problems.append(f"{sha} {row}: no report (see `{sha}-{row}.*` in the run directory)")
             continue
-        if r["connections"]["failed"]:
-            problems.append(f"{sha} {row}: connect failures {r['connections']['failures']}")
-        if r.get("disconnects"):
-            problems.append(f"{sha} {row}: connections dropped {r['disconnects']}")
-        if r.get("errors"):
-            problems.append(f"{sha} {row}: error frames {r['errors']}")
-        for wmsg in r.get("warnings", []):
-            problems.append(f"{sha} {row}: {wmsg}")
+        problems.extend(report_problems(f"{sha} {row}", r))
     if problems:
         w("What went wrong in the pairs run:")
         w("")
@@ -704,14 +711,7 @@ def main():
         if r is None:
             problems.append(f"{name}: no report (the row failed; see its logs)")
             continue
-        if r["connections"]["failed"]:
-            problems.append(f"{name}: connect failures {r['connections']['failures']}")
-        if r.get("disconnects"):
-            problems.append(f"{name}: connections dropped {r['disconnects']}")
-        if r.get("errors"):
-            problems.append(f"{name}: error frames {r['errors']}")
-        for wmsg in r.get("warnings", []):
-            problems.append(f"{name}: {wmsg}")
+        problems.extend(report_problems(name, r))
     if problems:
         w("## What went wrong in this run")
         w("")

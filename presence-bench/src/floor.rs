@@ -595,16 +595,7 @@ async fn read_all(stream: tokio::net::TcpStream, bytes: Arc<AtomicU64>) {
 
 /// The hidden `floor-reader` subcommand: connects, reads, answers the writer's `wait`s.
 pub fn reader(args: ReaderArgs) -> anyhow::Result<()> {
-    let rt = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads)
-            .enable_all()
-            .build()?
-    };
+    let rt = crate::sys::runtime(args.threads)?;
     let bytes = Arc::new(AtomicU64::new(0));
     let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
 

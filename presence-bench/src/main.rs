@@ -78,16 +78,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => {
-            let runtime = if args.threads <= 1 {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?
-            } else {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(args.threads)
-                    .enable_all()
-                    .build()?
-            };
+            let runtime = sys::runtime(args.threads)?;
             let max = std::time::Duration::from_secs_f64(args.max_run_s + 60.0);
             let out = args.out.clone();
             let require_all = args.require_all;

@@ -155,3 +155,18 @@ impl CpuSnapshot {
             .collect()
     }
 }
+
+/// A tokio runtime on the current thread for `threads` ≤ 1 (what the generator and the
+/// floor's reader use by default: one pinned core), else with that many workers.
+pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+}
