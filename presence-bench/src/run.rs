@@ -509,6 +509,20 @@ async fn sleep_until_us(at_us: u64) {
 }
 
 /// Waits until `done()` or no progress in `quiet`, at most `max`.
+/// Waits until `expected` deliveries are counted, or they stop coming for 3 s, or
+/// `max_s` has passed.
+async fn drain_deliveries(counters: &StageCounters, expected: u64, max_s: f64) {
+    drain(
+        || {
+            let d = counters.delivered.load(Ordering::Relaxed);
+            (d, d >= expected)
+        },
+        Duration::from_secs(3),
+        Duration::from_secs_f64(max_s),
+    )
+    .await;
+}
+
 async fn drain(progress: impl Fn() -> (u64, bool), quiet: Duration, max: Duration) {
     let start = Instant::now();
     let mut last = (progress().0, Instant::now());
@@ -582,16 +596,7 @@ async fn run_stage(
             sent += 1;
         }
     }
-    let c = counters.clone();
-    drain(
-        move || {
-            let d = c.delivered.load(Ordering::Relaxed);
-            (d, d >= expected)
-        },
-        Duration::from_secs(3),
-        Duration::from_secs_f64(args.drain_max_s),
-    )
-    .await;
+    drain_deliveries(&counters, expected, args.drain_max_s).await;
     let procs = watched.uses(&cpu_before, &rss_before);
     let generator_cpu_s = sys::cpu_s(0).unwrap_or(0.0) - gen_before;
     let watched_cpu: f64 = procs.iter().map(|p| p.cpu_s).sum();
@@ -651,16 +656,7 @@ async fn run_probes(ctx: &Arc<Ctx>, conns: &Conns, args: &RunArgs, t0: u64) -> P
             Cmd::Send(out::join(ctx.dialect, &Probes::room(p), 3)),
         );
     }
-    let c = counters.clone();
-    drain(
-        move || {
-            let d = c.delivered.load(Ordering::Relaxed);
-            (d, d >= expected)
-        },
-        Duration::from_secs(3),
-        Duration::from_secs_f64(args.drain_max_s),
-    )
-    .await;
+    drain_deliveries(&counters, expected, args.drain_max_s).await;
     ProbeReport {
         probes: expected,
         rate_per_s: probes.rate,

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use presence_client::core::{ClientError, ConnectionState, Effect, Event, Input};
+use presence_client::core::{ConnectionState, Effect, Event, Input};
 use presence_client::protocol::{
     ChosenStatus, ClientFrame, CustomStatus, EffectiveStatus, ErrorCode, LastSeenPrivacy,
     ServerFrame,
@@ -34,16 +34,6 @@ fn in_room(room: &str, present: &[&str]) -> Harness {
     h.frame(room_state(room, present, &[], r));
     h.take();
     h
-}
-
-fn errors(events: &[Event]) -> Vec<ClientError> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Error(e) => Some(e.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]

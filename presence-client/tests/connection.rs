@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use presence_client::core::{
-    Backoff, ClientError, Config, ConnectionState, Effect, Event, Input, Rng, CLIENT_NAME,
-    CLOSE_GAVE_UP, CLOSE_NORMAL, PACE_BURST, PACE_INTERVAL_MS,
+    Backoff, Config, ConnectionState, Effect, Event, Input, Rng, CLIENT_NAME, CLOSE_GAVE_UP,
+    CLOSE_NORMAL, PACE_BURST, PACE_INTERVAL_MS,
 };
 use presence_client::protocol::{ClientFrame, ErrorCode, Secret, ServerFrame};
 
@@ -17,16 +17,6 @@ fn states(events: &[Event]) -> Vec<ConnectionState> {
         .iter()
         .filter_map(|e| match e {
             Event::Connection(s) => Some(*s),
-            _ => None,
-        })
-        .collect()
-}
-
-fn errors(events: &[Event]) -> Vec<ClientError> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Error(e) => Some(e.clone()),
             _ => None,
         })
         .collect()

@@ -221,13 +221,7 @@ fn input_keeps_the_device_active_and_costs_no_frame() {
 
 #[test]
 fn the_next_input_after_idle_makes_it_active_with_one_frame() {
-    let mut h = Harness::with(
-        Config {
-            idle_after_ms: 1_000,
-            ..Config::default()
-        },
-        Some("t"),
-    );
+    let mut h = idle_after_one_second();
     h.open();
     h.advance(1_000);
     assert_eq!(h.sent(), [activity(ActivityState::Idle)]);
@@ -266,13 +260,7 @@ fn a_page_shown_again_within_60_seconds_never_goes_idle() {
 
 #[test]
 fn idle_detection_runs_while_disconnected_and_is_sent_after_connecting() {
-    let mut h = Harness::with(
-        Config {
-            idle_after_ms: 1_000,
-            ..Config::default()
-        },
-        Some("t"),
-    );
+    let mut h = idle_after_one_second();
     h.advance(1_000);
     assert_eq!(h.core.me().activity, ActivityState::Idle);
     h.ok(Input::Connect);
@@ -283,13 +271,7 @@ fn idle_detection_runs_while_disconnected_and_is_sent_after_connecting() {
 
 #[test]
 fn typing_counts_as_input() {
-    let mut h = Harness::with(
-        Config {
-            idle_after_ms: 1_000,
-            ..Config::default()
-        },
-        Some("t"),
-    );
+    let mut h = idle_after_one_second();
     h.open();
     h.ok(Input::Join("r".into()));
     h.advance(1_000);
@@ -299,4 +281,15 @@ fn typing_counts_as_input() {
         h.sent(),
         [activity(ActivityState::Active), typing("r", true)]
     );
+}
+
+/// A harness whose client goes idle after 1 s without input.
+fn idle_after_one_second() -> Harness {
+    Harness::with(
+        Config {
+            idle_after_ms: 1_000,
+            ..Config::default()
+        },
+        Some("t"),
+    )
 }

@@ -238,3 +238,14 @@ impl JsonValue for J {
             .map(|a| a.iter().cloned().map(J).collect())
     }
 }
+
+/// The errors among `events`.
+pub fn errors(events: &[Event]) -> Vec<ClientError> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Error(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
