@@ -6,6 +6,7 @@ use tracing_subscriber::EnvFilter;
 // jemalloc: measured against the system allocator on the connect path (hello + join,
 // one core), 76 -> 57 ms of server CPU per 1,000 connects, and no more memory per
 // idle connection (docs/benchmarks.md).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
