@@ -55,14 +55,20 @@ async fn ws(State(state): State<AppState>, mut request: Request) -> Response {
         Err(refusal) => return refusal,
     };
     drop(request);
-    state.sessions.spawn(async move {
+    let state_sessions = state.sessions.clone();
+    let AppState {
+        service, shutdown, ..
+    } = state;
+    state_sessions.spawn(async move {
         // Resolves once the 101 response is out.
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                session::serve(TokioIo::new(upgraded), state.service, state.shutdown).await;
+        let live = match on_upgrade.await {
+            Ok(upgraded) => session::Live::new(TokioIo::new(upgraded), service, shutdown),
+            Err(e) => {
+                tracing::debug!("WebSocket upgrade failed: {e}");
+                return;
             }
-            Err(e) => tracing::debug!("WebSocket upgrade failed: {e}"),
-        }
+        };
+        session::serve(live).await;
     });
     response
 }

@@ -198,6 +198,14 @@ impl Hub {
         id
     }
 
+    /// Asks every session to close because the server is shutting down. A session
+    /// registered after this sees the shutdown token cancelled (it is cancelled first).
+    pub fn stop_all(&self) {
+        for session in self.lock().sessions.values() {
+            session.out.stop();
+        }
+    }
+
     /// Removes a session and all its subscriptions; returns the topics this node no
     /// longer needs.
     pub fn unregister(

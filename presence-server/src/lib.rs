@@ -7,7 +7,8 @@
 //! - [`http`]: the routes: `GET /v1/ws`, `/healthz`, `/readyz`, `/metrics`, and
 //!   `POST /dev/token` in development mode. [`app`] builds the router.
 //! - [`session`]: one task per WebSocket: `hello`, frame validation, rate limits,
-//!   pings and dead-connection detection, and a writer task draining a bounded queue.
+//!   pings and dead-connection detection, and the writes from a bounded queue
+//!   ([`outbox`]), all polled by that one task; [`ws`] is its WebSocket codec.
 //! - [`service`]: the presence rules. A request becomes one atomic store step; the
 //!   change it reports becomes events (joins, leaves, updates, typing, presence).
 //! - [`presence`]: the user record and the effective-status and privacy rules, as pure
@@ -178,6 +179,7 @@ pub async fn run(
     let background = tokio::spawn(background_tasks(service.clone(), stop.clone()));
 
     let serve_stop = stop.clone();
+    let hub = service.hub.clone();
     // Frames go out as soon as they are written: without TCP_NODELAY, a frame that
     // follows another before the client's (delayed) ACK would wait for it, up to 40 ms.
     let listener = listener.tap_io(|tcp| {
@@ -192,10 +194,14 @@ pub async fn run(
                 () = serve_stop.cancelled() => {}
             }
             tracing::info!("shutting down: closing sessions with 1012");
+            // First the token (sessions in their handshake, and those registering
+            // now, check it), then every registered session.
             serve_stop.cancel();
+            hub.stop_all();
         })
         .await?;
     stop.cancel();
+    service.hub.stop_all();
     sessions.close();
     let timeout = Duration::from_millis(service.config.shutdown_timeout_ms);
     if tokio::time::timeout(timeout, sessions.wait())

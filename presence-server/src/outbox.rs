@@ -1,24 +1,24 @@
 //! A session's outbound queue: bounded, never waits, and costs nothing while idle.
 //!
-//! The hub and the session's reader queue frames; the session's writer task takes all
-//! that is queued at once and writes it in one flush. A full queue means the client does
+//! The hub and the session queue frames; the session's task takes all that is queued
+//! at once and writes it in one flush. A full queue means the client does
 //! not read: the session is *killed* (closed with 1013, the client reconnects and
 //! resyncs) instead of being buffered for, so one slow client never holds up the
 //! others.
 //!
 //! Why not a `tokio::sync::mpsc` channel: a channel allocates a block of 32 slots up
-//! front (about 1.3 KB per session, idle or not), and its cancellation token takes a
-//! lock on every check. Here an idle session holds an empty `Vec` and a few atomics;
-//! a send is one uncontended lock, a push and a wake.
+//! front (about 1.3 KB per session, idle or not), and a cancellation token or a
+//! `Notify` needs a waiting future of its own in every session. Here an idle session
+//! holds an empty `Vec`, one waker and two flags; a send is one uncontended lock, a
+//! push and a wake, and the kill and the server's shutdown wake the same waker.
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 
 use futures_util::task::AtomicWaker;
 use presence_protocol::ServerFrame;
-use tokio::sync::Notify;
 
 use crate::metrics;
 use crate::ws::{Outgoing, Utf8Bytes};
@@ -31,11 +31,11 @@ pub struct Outbox(Arc<Shared>);
 struct Shared {
     queue: Mutex<Queue>,
     capacity: usize,
-    /// The writer task, waiting for frames.
+    /// The session's task, waiting for frames, the kill or the shutdown.
     writer: AtomicWaker,
     killed: AtomicBool,
-    /// Wakes the session's reader when the session is killed.
-    kill_notify: Notify,
+    /// The server is shutting down: the session closes with 1012.
+    stopped: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -64,7 +64,7 @@ impl Outbox {
             capacity: capacity.max(1),
             writer: AtomicWaker::new(),
             killed: AtomicBool::new(false),
-            kill_notify: Notify::new(),
+            stopped: AtomicBool::new(false),
         }))
     }
 
@@ -111,20 +111,28 @@ impl Outbox {
         if !self.0.killed.swap(true, Ordering::AcqRel) {
             metrics::slow_client_killed();
             self.0.writer.wake();
-            self.0.kill_notify.notify_one();
         }
+    }
+
+    /// Asks the session to close because the server is shutting down.
+    pub fn stop(&self) {
+        self.0.stopped.store(true, Ordering::Release);
+        self.0.writer.wake();
+    }
+
+    /// Whether [`Outbox::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.0.stopped.load(Ordering::Acquire)
+    }
+
+    /// Wakes this task on the next frame, the kill, the stop or the end.
+    pub fn register(&self, waker: &Waker) {
+        self.0.writer.register(waker);
     }
 
     /// Whether [`Outbox::kill`] was called.
     pub fn is_killed(&self) -> bool {
         self.0.killed.load(Ordering::Acquire)
-    }
-
-    /// Completes once the session is killed.
-    pub async fn killed(&self) {
-        while !self.is_killed() {
-            self.0.kill_notify.notified().await;
-        }
     }
 
     /// No more frames: the writer ends once it has written what is queued.
@@ -135,19 +143,21 @@ impl Outbox {
 
     /// For the writer: waits for frames, the kill, or the end.
     pub async fn take(&self) -> Take {
-        poll_fn(|cx| {
-            if let Some(take) = self.try_take() {
-                return Poll::Ready(take);
-            }
-            self.0.writer.register(cx.waker());
-            // A send between the check and the registration would have found no
-            // waker: check again.
-            match self.try_take() {
-                Some(take) => Poll::Ready(take),
-                None => Poll::Pending,
-            }
-        })
-        .await
+        poll_fn(|cx| self.poll_take(cx)).await
+    }
+
+    /// [`Outbox::take`] as a poll: registers the task's waker when nothing is there.
+    pub fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Take> {
+        if let Some(take) = self.try_take() {
+            return Poll::Ready(take);
+        }
+        self.register(cx.waker());
+        // A send between the check and the registration would have found no waker:
+        // check again.
+        match self.try_take() {
+            Some(take) => Poll::Ready(take),
+            None => Poll::Pending,
+        }
     }
 
     /// What [`Outbox::take`] would return now, if anything.
@@ -185,19 +195,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_queue_kills_the_session_and_wakes_both_sides() {
+    async fn a_full_queue_kills_the_session_and_wakes_it() {
         let out = Outbox::new(2);
-        let reader = {
-            let out = out.clone();
-            tokio::spawn(async move { out.killed().await })
-        };
-        tokio::task::yield_now().await;
         out.send_message(text("a"));
         out.send_message(text("b"));
+        let waiting = {
+            let out = out.clone();
+            tokio::spawn(async move {
+                // Waits as the session does with frames queued but not taken: on the
+                // waker alone.
+                poll_fn(|cx| {
+                    out.register(cx.waker());
+                    if out.is_killed() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await
+            })
+        };
+        tokio::task::yield_now().await;
         assert!(!out.is_killed());
         out.send_message(text("c"));
         assert!(out.is_killed());
-        reader.await.unwrap();
+        waiting.await.unwrap();
         assert!(matches!(out.take().await, Take::Killed));
         // Frames after the kill are dropped, not queued.
         out.send_message(text("d"));
@@ -217,6 +239,31 @@ mod tests {
             panic!("expected frames")
         };
         assert_eq!(frames, vec![text("late")]);
+    }
+
+    #[tokio::test]
+    async fn stop_wakes_the_session_and_keeps_what_is_queued() {
+        let out = Outbox::new(4);
+        out.send_message(text("before"));
+        let waiting = {
+            let out = out.clone();
+            tokio::spawn(async move {
+                poll_fn(|cx| {
+                    out.register(cx.waker());
+                    if out.is_stopped() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await
+            })
+        };
+        tokio::task::yield_now().await;
+        out.stop();
+        waiting.await.unwrap();
+        assert!(!out.is_killed());
+        assert!(matches!(out.take().await, Take::Frames(f) if f == vec![text("before")]));
     }
 
     #[tokio::test]

@@ -1,13 +1,18 @@
 //! One task per WebSocket: the handshake (`hello` within the time limit), reading and
-//! validating frames, rate limits, liveness (server pings, dead-connection detection),
-//! and the clean ends (shutdown, slow client, abuse). Writing happens in a second task
-//! that drains the session's bounded outbound queue, so a stuck socket write never
-//! stops the reader, the pings or the shutdown.
+//! validating frames, writing what the session's bounded outbound queue holds, rate
+//! limits, liveness (server pings, dead-connection detection), and the clean ends
+//! (shutdown, slow client, abuse).
+//!
+//! Reading and writing are polled by the same task, from one `poll_fn`: a write that
+//! waits on the socket does not stop the reading, the pings or the shutdown, and a
+//! connection costs one task, not two (a second task, its join handle and a split
+//! socket were a third of an idle session's memory). A write that waits longer than
+//! the write timeout, or a queue that overflows, ends the session.
 
 use std::future::{poll_fn, Future};
 use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use governor::clock::DefaultClock;
@@ -15,14 +20,14 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use presence_protocol::{limits::MAX_BAD_FRAMES, ClientFrame, CloseCode, ErrorCode, ServerFrame};
-use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Config;
 use crate::metrics;
 use crate::outbox::{Outbox, Take};
 use crate::service::{Failure, Service, SessionCtx};
-use crate::ws::{self, Incoming, Outgoing, ReadError, Reader};
+use crate::ws::{self, Conn, Incoming, Outgoing, ReadError};
 
 /// Over-limit frames in a row (without one within the limit between them) after
 /// which the connection is closed with 4429.
@@ -46,125 +51,200 @@ enum End {
 
 /// The upgraded connection.
 pub type Io = TokioIo<Upgraded>;
-type Stream = Reader<ReadHalf<Io>>;
+pub type Socket = Conn<Io>;
+
+/// What a session keeps for its whole life, in one allocation of its own.
+///
+/// Every idle session holds its task's future for as long as it lives, and an `async
+/// fn` keeps a copy of each argument beside the local it was moved into (and a
+/// moved-from local keeps its bytes). So the long-lived parts are boxed once, the
+/// future holds the pointer, and what runs once (the handshake, a request, the end)
+/// is boxed while it runs.
+#[derive(Debug)]
+pub struct Live {
+    conn: Socket,
+    out: Outbox,
+    service: Arc<Service>,
+    shutdown: CancellationToken,
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl Live {
+    pub fn new(io: Io, service: Arc<Service>, shutdown: CancellationToken) -> Box<Self> {
+        let max_message = service.config.max_frame_bytes.saturating_mul(2).max(1024);
+        Box::new(Self {
+            conn: Conn::new(io, max_message),
+            out: Outbox::new(service.config.outbound_queue),
+            limiter: rate_limiter(service.config.rate_per_sec, service.config.rate_burst),
+            service,
+            shutdown,
+        })
+    }
+}
 
 /// Serves one upgraded socket until it ends.
-pub async fn serve(io: Io, service: Arc<Service>, shutdown: CancellationToken) {
+pub async fn serve(mut live: Box<Live>) {
     metrics::connection_opened();
-    let (read, write) = tokio::io::split(io);
-    let max_message = service.config.max_frame_bytes.saturating_mul(2).max(1024);
-    let mut stream = Reader::new(read, max_message);
-    let out = Outbox::new(service.config.outbound_queue);
-    let writer = tokio::spawn(write_loop(
-        write,
-        out.clone(),
-        Duration::from_millis(service.config.write_timeout_ms),
-    ));
-
-    // The futures that run once or now and then (the handshake, one request, the end)
-    // are boxed: inline, they would sit in every idle session's task for its whole
-    // life (4.5 KB of state instead of 2.1 KB), though only one of them runs at a time.
-    let end = match Box::pin(handshake(&service, &mut stream, &out, &shutdown)).await {
-        Ok(mut ctx) => {
-            let end = run(&service, &mut ctx, &mut stream, &shutdown).await;
-            Box::pin(service.end(ctx)).await;
-            end
+    let mut ctx = match Box::pin(handshake(&mut live)).await {
+        Ok(ctx) => ctx,
+        Err(end) => {
+            Box::pin(close(live, end)).await;
+            metrics::connection_closed();
+            return;
         }
-        Err(end) => end,
     };
-    match end {
-        End::Close(code, reason) => {
-            metrics::closed_with(code);
-            out.send_message(Outgoing::Close(code, reason));
-            // The closing handshake: read (and drop) until the client's close, so the
-            // socket is not torn down with unread bytes in it — the kernel would then
-            // reset the connection, and the client could lose our close frame.
-            let _ = Box::pin(tokio::time::timeout(Duration::from_secs(2), async {
-                while let Ok(message) = stream.next().await {
-                    if matches!(message, Incoming::Close(_)) {
-                        break;
-                    }
-                }
-            }))
-            .await;
-        }
-        End::Closed(code) => {
-            // The client closed: answer with its code, as the protocol asks.
-            out.send_message(Outgoing::Close(code.unwrap_or(ws::close::NORMAL), ""));
-        }
-        End::Lost => {}
-    }
-    // The writer ends once it has sent what is queued (the close frame included); a
-    // writer stuck on a dead socket is cut off.
-    out.finish();
-    let mut writer = writer;
-    if tokio::time::timeout(Duration::from_secs(2), &mut writer)
-        .await
-        .is_err()
-    {
-        writer.abort();
-    }
+    // The server began to stop after the handshake but before the session was
+    // registered where the stop reaches it.
+    let end = if live.shutdown.is_cancelled() {
+        End::Close(CloseCode::Restarting.code(), "server restarting")
+    } else {
+        run(&mut live, &mut ctx).await
+    };
+    Box::pin(live.service.end(*ctx)).await;
+    Box::pin(close(live, end)).await;
     metrics::connection_closed();
 }
 
-/// Drains the outbound queue into the socket: everything queued is encoded into one
-/// buffer and written at once, and the buffer is not kept.
-async fn write_loop(mut sink: WriteHalf<Io>, out: Outbox, write_timeout: Duration) {
+/// What the session's task was woken for.
+enum Event {
+    Message(Result<Incoming, ReadError>),
+    /// The outbound queue overflowed.
+    Killed,
+    /// The server is shutting down.
+    Stopped,
+    /// A write began to wait on the socket.
+    WriteBlocked,
+    /// The socket refused a write.
+    WriteFailed,
+}
+
+/// Writes what is queued, then reads. `blocked` is when the write in progress began to
+/// wait on the socket, if it does.
+fn poll_event(
+    conn: &mut Socket,
+    out: &Outbox,
+    blocked: &mut Option<Instant>,
+    cx: &mut Context<'_>,
+) -> Poll<Event> {
+    out.register(cx.waker());
+    if out.is_killed() {
+        return Poll::Ready(Event::Killed);
+    }
+    if out.is_stopped() {
+        return Poll::Ready(Event::Stopped);
+    }
     loop {
-        let frames = match out.take().await {
-            Take::Frames(frames) => frames,
-            Take::Killed => {
-                // The queue is full, so a close frame queued behind it would never be
-                // sent: send it ahead of everything, and give up quickly.
-                let mut buf = Vec::new();
-                Outgoing::Close(CLOSE_TOO_SLOW, "client too slow").encode(&mut buf);
-                let _ = tokio::time::timeout(Duration::from_secs(1), sink.write_all(&buf)).await;
-                break;
-            }
-            Take::Finished => break,
-        };
-        let mut buf = Vec::new();
-        let mut closing = false;
-        for frame in &frames {
-            frame.encode(&mut buf);
-            if frame.is_close() {
-                closing = true;
-                break;
+        if !conn.has_unwritten() {
+            match out.try_take() {
+                Some(Take::Frames(frames)) => frames.iter().for_each(|f| conn.queue(f)),
+                Some(Take::Killed) => return Poll::Ready(Event::Killed),
+                // Nothing to write.
+                Some(Take::Finished) | None => break,
             }
         }
-        drop(frames);
-        // Almost every batch is written at once; only one that waits on the socket
-        // gets a timer.
-        let mut write = std::pin::pin!(write_all(&mut sink, &buf));
-        let written = match poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
-            Poll::Ready(result) => Ok(result),
-            Poll::Pending => tokio::time::timeout(write_timeout, write).await,
-        };
-        match written {
-            Ok(Ok(())) if !closing => {}
-            Ok(Ok(())) => break,
-            Ok(Err(_)) | Err(_) => {
-                // The peer does not take our bytes: end the session.
-                out.kill();
+        match conn.poll_write(cx) {
+            Poll::Ready(Ok(())) => *blocked = None,
+            Poll::Ready(Err(_)) => return Poll::Ready(Event::WriteFailed),
+            Poll::Pending => {
+                if blocked.is_none() {
+                    *blocked = Some(Instant::now());
+                    return Poll::Ready(Event::WriteBlocked);
+                }
                 break;
             }
         }
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), sink.shutdown()).await;
+    conn.poll_next(cx).map(Event::Message)
 }
 
-async fn write_all<W: AsyncWrite + Unpin>(sink: &mut W, buf: &[u8]) -> std::io::Result<()> {
-    sink.write_all(buf).await?;
-    sink.flush().await
+/// Ends the connection: the close frame (behind what is queued, unless the session was
+/// killed), the closing handshake, and the socket's shutdown.
+async fn close(live: Box<Live>, end: End) {
+    let Live {
+        mut conn,
+        out,
+        service,
+        ..
+    } = *live;
+    let (code, reason, read_to_close) = match end {
+        End::Close(code, reason) => {
+            metrics::closed_with(code);
+            (code, reason, true)
+        }
+        // The client closed: answer with its code, as the protocol asks.
+        End::Closed(code) => (code.unwrap_or(ws::close::NORMAL), "", false),
+        End::Lost => {
+            out.finish();
+            return;
+        }
+    };
+    if out.is_killed() {
+        // The queue is full, so a close frame queued behind it would never be sent:
+        // send it ahead of everything (behind a frame half written), and give up
+        // quickly.
+        out.finish();
+        conn.queue(&Outgoing::Close(code, reason));
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), poll_fn(|cx| conn.poll_write(cx))).await;
+    } else {
+        out.send_message(Outgoing::Close(code, reason));
+        out.finish();
+        // The closing handshake: write what is queued and the close frame, and read
+        // (and drop) until the client's close, so the socket is not torn down with
+        // unread bytes in it — the kernel would then reset the connection, and the
+        // client could lose our close frame.
+        let write_timeout = Duration::from_millis(service.config.write_timeout_ms);
+        let mut sent = false;
+        let mut read = !read_to_close;
+        let _ = tokio::time::timeout(
+            write_timeout.max(Duration::from_secs(2)),
+            poll_fn(|cx| {
+                while !sent {
+                    if !conn.has_unwritten() {
+                        match out.poll_take(cx) {
+                            Poll::Ready(Take::Frames(frames)) => {
+                                frames.iter().for_each(|f| conn.queue(f));
+                            }
+                            Poll::Ready(Take::Finished | Take::Killed) => sent = true,
+                            Poll::Pending => break,
+                        }
+                    }
+                    match conn.poll_write(cx) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(_)) => return Poll::Ready(()),
+                        Poll::Pending => break,
+                    }
+                }
+                while !read {
+                    match conn.poll_next(cx) {
+                        Poll::Ready(Ok(Incoming::Close(_)) | Err(_)) => read = true,
+                        Poll::Ready(Ok(_)) => {}
+                        Poll::Pending => break,
+                    }
+                }
+                if sent && read {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }),
+        )
+        .await;
+    }
+    let _ =
+        tokio::time::timeout(Duration::from_secs(1), poll_fn(|cx| conn.poll_shutdown(cx))).await;
 }
 
 /// Waits for `hello`, verifies the token and opens the session.
-async fn handshake(
-    service: &Arc<Service>,
-    stream: &mut Stream,
-    out: &Outbox,
-    shutdown: &CancellationToken,
-) -> Result<SessionCtx, End> {
+async fn handshake(live: &mut Live) -> Result<Box<SessionCtx>, End> {
+    let Live {
+        conn,
+        out,
+        service,
+        shutdown,
+        ..
+    } = live;
+    let out = &*out;
     let deadline = Instant::now() + Duration::from_millis(service.config.hello_timeout_ms);
     let text = loop {
         let message = tokio::select! {
@@ -173,7 +253,7 @@ async fn handshake(
                 send_error(out, ErrorCode::Unauthorized, "no hello in time", None);
                 return Err(End::Close(CloseCode::HelloTimeout.code(), "no hello in time"));
             }
-            m = stream.next() => m,
+            m = conn.next() => m,
         };
         match message {
             Ok(Incoming::Text(text)) => break text,
@@ -229,7 +309,7 @@ async fn handshake(
         Ok((ctx, welcome)) => {
             out.send_frame(&welcome);
             tracing::debug!(user = %ctx.identity.user, session = %ctx.session, "session opened");
-            Ok(ctx)
+            Ok(Box::new(ctx))
         }
         Err(f) => {
             send_error(out, f.code, f.message, None);
@@ -246,109 +326,140 @@ async fn handshake(
 }
 
 /// The session's main loop, after `welcome`.
-async fn run(
-    service: &Arc<Service>,
-    ctx: &mut SessionCtx,
-    stream: &mut Stream,
-    shutdown: &CancellationToken,
-) -> End {
-    let config = &service.config;
-    let limiter = rate_limiter(config.rate_per_sec, config.rate_burst);
+async fn run(live: &mut Live, ctx: &mut SessionCtx) -> End {
+    // Each local here is a field of every idle session's future: durations are read
+    // from the configuration where they are used, and the rest lives in `live`.
     let mut over_limit_streak = 0u32;
     let mut bad_frames = 0u32;
-    let dead_after = Duration::from_millis(config.dead_after_ms);
-    let ping_every = Duration::from_millis(config.ping_interval_ms);
     let mut last_inbound = Instant::now();
-    let mut next_ping = last_inbound + ping_every;
-    // One timer for both the pings and the dead-connection check. It is not moved
-    // when a frame comes in (that would cost a timer update per frame): when it
-    // fires early, it is set again.
-    let timer = sleep_until(next_ping.min(last_inbound + dead_after));
+    let mut next_ping = last_inbound + ms(live.service.config.ping_interval_ms);
+    let mut blocked: Option<Instant> = None;
+    // One timer for the pings, the dead-connection check and a write that waits too
+    // long. It is not moved when a frame comes in (that would cost a timer update per
+    // frame): when it fires early, it is set again.
+    let timer = sleep_until(deadline(
+        &live.service.config,
+        next_ping,
+        last_inbound,
+        blocked,
+    ));
     tokio::pin!(timer);
-    let out = ctx.out.clone();
     loop {
-        let message = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => return End::Close(CloseCode::Restarting.code(), "server restarting"),
-            () = out.killed() => return End::Close(CLOSE_TOO_SLOW, "client too slow"),
-            () = &mut timer => {
-                let now = Instant::now();
-                if now >= last_inbound + dead_after {
-                    tracing::debug!(session = %ctx.session, "no frame or pong in time: dead");
-                    return End::Lost;
+        // Only what the request's boxed future and its reference outlive this block:
+        // the message, its text and the decoded frame do not stay in the future while
+        // the request runs.
+        let (reference, handled) = {
+            let event = poll_fn(|cx| {
+                if timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
                 }
-                if now >= next_ping {
-                    ctx.out.send_message(Outgoing::Ping);
-                    next_ping = now + ping_every;
+                poll_event(&mut live.conn, &live.out, &mut blocked, cx).map(Some)
+            })
+            .await;
+            let message = match event {
+                None => {
+                    let now = Instant::now();
+                    if now >= last_inbound + ms(live.service.config.dead_after_ms) {
+                        tracing::debug!(session = %ctx.session, "no frame or pong in time: dead");
+                        return End::Lost;
+                    }
+                    if blocked.is_some_and(|since| {
+                        now >= since + ms(live.service.config.write_timeout_ms)
+                    }) {
+                        // The peer does not take our bytes.
+                        live.out.kill();
+                        return End::Close(CLOSE_TOO_SLOW, "client too slow");
+                    }
+                    if now >= next_ping {
+                        live.out.send_message(Outgoing::Ping);
+                        next_ping = now + ms(live.service.config.ping_interval_ms);
+                    }
+                    timer.as_mut().reset(deadline(
+                        &live.service.config,
+                        next_ping,
+                        last_inbound,
+                        blocked,
+                    ));
+                    continue;
                 }
-                timer.as_mut().reset(next_ping.min(last_inbound + dead_after));
+                Some(Event::Message(message)) => message,
+                Some(Event::Killed) => return End::Close(CLOSE_TOO_SLOW, "client too slow"),
+                Some(Event::Stopped) => {
+                    return End::Close(CloseCode::Restarting.code(), "server restarting")
+                }
+                Some(Event::WriteFailed) => return End::Lost,
+                Some(Event::WriteBlocked) => {
+                    let at = deadline(&live.service.config, next_ping, last_inbound, blocked);
+                    if at < timer.deadline() {
+                        timer.as_mut().reset(at);
+                    }
+                    continue;
+                }
+            };
+            let text = match message {
+                Ok(Incoming::Text(text)) => text,
+                Ok(Incoming::Binary) => {
+                    last_inbound = Instant::now();
+                    bad_frames += 1;
+                    send_error(
+                        &ctx.out,
+                        ErrorCode::BadRequest,
+                        "binary frames are not supported",
+                        None,
+                    );
+                    if bad_frames >= MAX_BAD_FRAMES {
+                        return End::Close(CloseCode::ProtocolAbuse.code(), "too many bad frames");
+                    }
+                    continue;
+                }
+                Ok(Incoming::Ping(payload)) => {
+                    last_inbound = Instant::now();
+                    ctx.out.send_message(Outgoing::Pong(payload));
+                    continue;
+                }
+                Ok(Incoming::Pong) => {
+                    last_inbound = Instant::now();
+                    continue;
+                }
+                Ok(Incoming::Close(code)) => return End::Closed(code),
+                Err(e) => return read_error(e),
+            };
+            last_inbound = Instant::now();
+            if text.len() > live.service.config.max_frame_bytes {
+                return End::Close(CloseCode::FrameTooBig.code(), "frame too big");
+            }
+            if live.limiter.check().is_err() {
+                metrics::rate_limited();
+                over_limit_streak += 1;
+                if over_limit_streak == 1 {
+                    send_error(
+                        &ctx.out,
+                        ErrorCode::RateLimited,
+                        "slow down: too many frames",
+                        None,
+                    );
+                }
+                if over_limit_streak >= RATE_ABUSE_FRAMES {
+                    return End::Close(CloseCode::RateLimitAbuse.code(), "rate limit abuse");
+                }
                 continue;
             }
-            m = stream.next() => m,
+            over_limit_streak = 0;
+            let frame = match ClientFrame::decode(&text) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    bad_frames += 1;
+                    send_error(&ctx.out, ErrorCode::BadRequest, e.message, e.reference);
+                    if bad_frames >= MAX_BAD_FRAMES {
+                        return End::Close(CloseCode::ProtocolAbuse.code(), "too many bad frames");
+                    }
+                    continue;
+                }
+            };
+            metrics::frame_in(frame.type_name());
+            (frame.reference(), Box::pin(live.service.handle(ctx, frame)))
         };
-        let text = match message {
-            Ok(Incoming::Text(text)) => text,
-            Ok(Incoming::Binary) => {
-                last_inbound = Instant::now();
-                bad_frames += 1;
-                send_error(
-                    &ctx.out,
-                    ErrorCode::BadRequest,
-                    "binary frames are not supported",
-                    None,
-                );
-                if bad_frames >= MAX_BAD_FRAMES {
-                    return End::Close(CloseCode::ProtocolAbuse.code(), "too many bad frames");
-                }
-                continue;
-            }
-            Ok(Incoming::Ping(payload)) => {
-                last_inbound = Instant::now();
-                ctx.out.send_message(Outgoing::Pong(payload));
-                continue;
-            }
-            Ok(Incoming::Pong) => {
-                last_inbound = Instant::now();
-                continue;
-            }
-            Ok(Incoming::Close(code)) => return End::Closed(code),
-            Err(e) => return read_error(e),
-        };
-        last_inbound = Instant::now();
-        if text.len() > config.max_frame_bytes {
-            return End::Close(CloseCode::FrameTooBig.code(), "frame too big");
-        }
-        if limiter.check().is_err() {
-            metrics::rate_limited();
-            over_limit_streak += 1;
-            if over_limit_streak == 1 {
-                send_error(
-                    &ctx.out,
-                    ErrorCode::RateLimited,
-                    "slow down: too many frames",
-                    None,
-                );
-            }
-            if over_limit_streak >= RATE_ABUSE_FRAMES {
-                return End::Close(CloseCode::RateLimitAbuse.code(), "rate limit abuse");
-            }
-            continue;
-        }
-        over_limit_streak = 0;
-        let frame = match ClientFrame::decode(&text) {
-            Ok(frame) => frame,
-            Err(e) => {
-                bad_frames += 1;
-                send_error(&ctx.out, ErrorCode::BadRequest, e.message, e.reference);
-                if bad_frames >= MAX_BAD_FRAMES {
-                    return End::Close(CloseCode::ProtocolAbuse.code(), "too many bad frames");
-                }
-                continue;
-            }
-        };
-        metrics::frame_in(frame.type_name());
-        let reference = frame.reference();
-        match Box::pin(service.handle(ctx, frame)).await {
+        match handled.await {
             Ok(Some(answer)) => ctx.out.send_frame(&answer),
             Ok(None) => {}
             Err(Failure { code, message }) => {
@@ -362,6 +473,22 @@ async fn run(
             }
         }
     }
+}
+
+/// When the session's one timer is due: the next ping, the dead-connection check, or a
+/// write that waits too long.
+fn deadline(
+    config: &Config,
+    next_ping: Instant,
+    last_inbound: Instant,
+    blocked: Option<Instant>,
+) -> Instant {
+    let at = next_ping.min(last_inbound + ms(config.dead_after_ms));
+    blocked.map_or(at, |since| at.min(since + ms(config.write_timeout_ms)))
+}
+
+fn ms(ms: u64) -> Duration {
+    Duration::from_millis(ms)
 }
 
 fn rate_limiter(per_sec: u32, burst: u32) -> DefaultDirectRateLimiter {

@@ -15,7 +15,7 @@
 use std::future::poll_fn;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::task::{ready, Poll};
+use std::task::{ready, Context, Poll};
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode, Version};
@@ -24,7 +24,7 @@ use base64::Engine;
 use bytes::Bytes;
 use hyper::upgrade::OnUpgrade;
 use sha1::{Digest, Sha1};
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Close codes of RFC 6455 that the codec itself uses.
 pub mod close {
@@ -136,55 +136,104 @@ pub enum ReadError {
     NotUtf8,
 }
 
-/// Reads messages from the client. [`Reader::next`] is cancel-safe: its state lives in
-/// the reader, so it can sit in a `select!` with timers.
+/// One client's connection: reads its messages, and writes what the session queues.
+///
+/// Both sides are driven by polls from the session's one task, so a connection costs
+/// no task of its own, and its state lives here, not in a future: [`Conn::poll_next`]
+/// and [`Conn::poll_write`] can be polled from a `select!` or a `poll_fn` and dropped
+/// at any time. Nothing is buffered between frames: an idle connection holds two empty
+/// `Vec`s.
 #[derive(Debug)]
-pub struct Reader<R> {
-    io: R,
+pub struct Conn<S> {
+    io: S,
     /// Bytes of a frame not complete yet (usually none).
     buf: Vec<u8>,
-    /// The message being assembled from fragments: whether it is text, and its data.
-    fragments: Option<(bool, Vec<u8>)>,
+    /// The message being assembled from fragments (rare): whether it is text, and its
+    /// data.
+    fragments: Option<Box<(bool, Vec<u8>)>>,
+    /// Encoded frames not written yet, and how much of them is written.
+    out: Vec<u8>,
+    written: usize,
     max_message: usize,
 }
 
 /// What one read from the socket may take at most.
 const READ_CHUNK: usize = 4096;
 
-impl<R: AsyncRead + Unpin> Reader<R> {
-    pub fn new(io: R, max_message: usize) -> Self {
+impl<S> Conn<S> {
+    pub fn new(io: S, max_message: usize) -> Self {
         Self {
             io,
             buf: Vec::new(),
             fragments: None,
+            out: Vec::new(),
+            written: 0,
             max_message,
         }
     }
 
-    /// The next message. After an error the reader must not be used again.
-    pub async fn next(&mut self) -> Result<Incoming, ReadError> {
+    /// Encodes a frame behind those not written yet.
+    pub fn queue(&mut self, frame: &Outgoing) {
+        frame.encode(&mut self.out);
+    }
+
+    /// Whether frames are waiting to be written.
+    pub fn has_unwritten(&self) -> bool {
+        self.written < self.out.len()
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Conn<S> {
+    /// Writes what is queued. Ready once all of it is written; then the buffer is
+    /// dropped, so an idle connection keeps none.
+    pub fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while self.written < self.out.len() {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        if !self.out.is_empty() {
+            self.out = Vec::new();
+            self.written = 0;
+        }
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Shuts the sending side down (after the close frame).
+    pub fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncRead + Unpin> Conn<S> {
+    /// The next message. After an error the connection must not be read again.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Incoming, ReadError>> {
         loop {
             if let Some(message) = self.parse()? {
-                return Ok(message);
+                return Poll::Ready(Ok(message));
             }
-            self.fill().await?;
+            ready!(self.poll_fill(cx))?;
         }
     }
 
+    /// [`Conn::poll_next`] as a future.
+    pub async fn next(&mut self) -> Result<Incoming, ReadError> {
+        poll_fn(|cx| self.poll_next(cx)).await
+    }
+
     /// Reads what the socket has into `buf`, through a buffer on the stack.
-    async fn fill(&mut self) -> Result<(), ReadError> {
-        poll_fn(|cx| {
-            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-            let mut read = ReadBuf::uninit(&mut chunk);
-            if ready!(Pin::new(&mut self.io).poll_read(cx, &mut read)).is_err()
-                || read.filled().is_empty()
-            {
-                return Poll::Ready(Err(ReadError::Lost));
-            }
-            self.buf.extend_from_slice(read.filled());
-            Poll::Ready(Ok(()))
-        })
-        .await
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ReadError>> {
+        let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut read = ReadBuf::uninit(&mut chunk);
+        if ready!(Pin::new(&mut self.io).poll_read(cx, &mut read)).is_err()
+            || read.filled().is_empty()
+        {
+            return Poll::Ready(Err(ReadError::Lost));
+        }
+        self.buf.extend_from_slice(read.filled());
+        Poll::Ready(Ok(()))
     }
 
     /// Takes one complete frame out of `buf`; `None` until one is there.
@@ -195,12 +244,12 @@ impl<R: AsyncRead + Unpin> Reader<R> {
             };
             match opcode {
                 0x0 => {
-                    let Some((_, data)) = self.fragments.as_mut() else {
+                    let Some(fragments) = self.fragments.as_mut() else {
                         return Err(ReadError::Protocol("continuation without a message"));
                     };
-                    data.extend_from_slice(&payload);
+                    fragments.1.extend_from_slice(&payload);
                     if fin {
-                        let (text, data) = self.fragments.take().unwrap_or_default();
+                        let (text, data) = *self.fragments.take().unwrap_or_default();
                         return message(text, data).map(Some);
                     }
                 }
@@ -212,7 +261,7 @@ impl<R: AsyncRead + Unpin> Reader<R> {
                     if fin {
                         return message(text, payload).map(Some);
                     }
-                    self.fragments = Some((text, payload));
+                    self.fragments = Some(Box::new((text, payload)));
                 }
                 0x8 => {
                     return match payload.len() {
@@ -264,7 +313,7 @@ impl<R: AsyncRead + Unpin> Reader<R> {
             }
         } else {
             // Refused from its header, before any of it is buffered.
-            let so_far = self.fragments.as_ref().map_or(0, |(_, d)| d.len() as u64);
+            let so_far = self.fragments.as_ref().map_or(0, |f| f.1.len() as u64);
             if so_far.saturating_add(len) > self.max_message as u64 {
                 return Err(ReadError::TooBig);
             }
@@ -400,7 +449,7 @@ mod tests {
     }
 
     async fn read_all(bytes: Vec<u8>, max: usize) -> Vec<Result<Incoming, ReadError>> {
-        let mut reader = Reader::new(&bytes[..], max);
+        let mut reader = Conn::new(&bytes[..], max);
         let mut out = Vec::new();
         loop {
             let next = reader.next().await;
@@ -533,7 +582,7 @@ mod tests {
         let frame = client_frame(0x81, b"split me");
         let (a, b) = frame.split_at(5);
         let (client, server) = tokio::io::duplex(64);
-        let mut reader = Reader::new(server, 1000);
+        let mut reader = Conn::new(server, 1000);
         let (a, b) = (a.to_vec(), b.to_vec());
         let writer = tokio::spawn(async move {
             use tokio::io::AsyncWriteExt;

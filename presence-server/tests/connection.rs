@@ -561,10 +561,25 @@ async fn client_that_stops_answering_pings_is_dropped_and_leaves_after_grace() {
 // ---------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn client_that_never_reads_is_dropped_while_the_others_keep_up() {
+async fn client_that_never_reads_is_dropped_when_its_queue_overflows() {
+    // A write timeout longer than the test: only the full queue can end `slow`.
+    slow_client_is_dropped_while_the_others_keep_up(16, 600_000).await;
+}
+
+#[tokio::test]
+async fn client_that_never_reads_is_dropped_when_a_write_waits_too_long() {
+    // A queue that never fills here: only the write that waits on `slow`'s full socket
+    // for longer than the write timeout can end it.
+    slow_client_is_dropped_while_the_others_keep_up(10_000_000, 300).await;
+}
+
+async fn slow_client_is_dropped_while_the_others_keep_up(queue: usize, write_timeout_ms: u64) {
     let server = TestServer::with(|c| {
-        c.outbound_queue = 16;
-        c.write_timeout_ms = 500;
+        c.outbound_queue = queue;
+        c.write_timeout_ms = write_timeout_ms;
+        // Nor can the dead-connection check end it: `slow` answers no ping.
+        c.ping_interval_ms = 300_000;
+        c.dead_after_ms = 600_000;
         // The typist sends thousands of frames a second: no rate limit here.
         c.rate_per_sec = 1_000_000;
         c.rate_burst = 1_000_000;
