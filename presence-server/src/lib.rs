@@ -9,6 +9,7 @@
 //! - [`session`]: one task per WebSocket: `hello`, frame validation, rate limits,
 //!   pings and dead-connection detection, and the writes from a bounded queue
 //!   ([`outbox`]), all polled by that one task; [`ws`] is its WebSocket codec.
+//! - [`small`]: the small sets and vectors each session holds a few entries of.
 //! - [`service`]: the presence rules. A request becomes one atomic store step; the
 //!   change it reports becomes events (joins, leaves, updates, typing, presence).
 //! - [`presence`]: the user record and the effective-status and privacy rules, as pure
@@ -42,6 +43,7 @@ pub mod presence;
 pub mod redis_link;
 pub mod service;
 pub mod session;
+pub mod small;
 pub mod store;
 pub mod timers;
 pub mod ws;

@@ -3,6 +3,8 @@
 //! deadline passes. Events leave through the broker and come back through the hub.
 
 use std::collections::{HashMap, HashSet};
+
+use crate::small::SmallSet;
 use std::sync::{Arc, Mutex};
 
 use presence_protocol::{
@@ -63,8 +65,8 @@ pub struct SessionCtx {
     pub session: String,
     pub identity: Identity,
     pub device: String,
-    pub rooms: HashSet<String>,
-    pub watching: HashSet<String>,
+    pub rooms: SmallSet,
+    pub watching: SmallSet,
     pub out: Outbox,
 }
 
@@ -99,7 +101,7 @@ struct LiveSession {
     name: String,
     device: String,
     activity: ActivityState,
-    rooms: HashSet<String>,
+    rooms: SmallSet,
 }
 
 /// A fresh node id, when none is configured.
@@ -201,16 +203,21 @@ impl Service {
             }
         }
         self.publish_change(&opened.change, now).await;
-        self.live().insert(
-            session.clone(),
-            LiveSession {
-                user: identity.user.clone(),
-                name: identity.name.clone(),
-                device: device.clone(),
-                activity: ActivityState::Active,
-                rooms: HashSet::new(),
-            },
-        );
+        // Only a store shared by several nodes can lose a node's sessions and need them
+        // asserted again; with the memory store this would be a copy of every session
+        // for nothing.
+        if self.shared_store() {
+            self.live().insert(
+                session.clone(),
+                LiveSession {
+                    user: identity.user.clone(),
+                    name: identity.name.clone(),
+                    device: device.clone(),
+                    activity: ActivityState::Active,
+                    rooms: SmallSet::new(),
+                },
+            );
+        }
         let local = self.hub.register(&identity.user, out.clone());
         let welcome = ServerFrame::Welcome {
             session: session.clone(),
@@ -227,8 +234,8 @@ impl Service {
             session,
             identity,
             device,
-            rooms: HashSet::new(),
-            watching: HashSet::new(),
+            rooms: SmallSet::new(),
+            watching: SmallSet::new(),
             out,
         };
         Ok((ctx, welcome))
@@ -460,7 +467,7 @@ impl Service {
         self.check_watch_allowed(ctx, &users)?;
         let new: Vec<String> = users
             .iter()
-            .filter(|u| !ctx.watching.contains(*u))
+            .filter(|u| !ctx.watching.contains(u))
             .cloned()
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
