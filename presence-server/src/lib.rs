@@ -14,9 +14,9 @@
 //!   change it reports becomes events (joins, leaves, updates, typing, presence).
 //! - [`presence`]: the user record and the effective-status and privacy rules, as pure
 //!   functions.
-//! - [`store`]: the [`Store`](store::Store) trait, whose doc comment is the contract,
+//! - [`store`]: the [`Store`] trait, whose doc comment is the contract,
 //!   and its backends (`store/memory.rs`).
-//! - [`broker`]: the [`Broker`](broker::Broker) trait that carries events between
+//! - [`broker`]: the [`Broker`] trait that carries events between
 //!   nodes, and its backends (`broker/memory.rs`).
 //! - [`hub`]: this node's sessions by room and watched user; serializes each event
 //!   once, coalesces room diffs (a quiet room's change at once, then at most one

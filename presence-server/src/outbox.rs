@@ -194,27 +194,29 @@ mod tests {
         assert_eq!(frames, vec![text("a"), text("b")]);
     }
 
+    /// A task that waits as the session does with frames queued but not taken: on the
+    /// waker alone, until `done`.
+    fn wait_on_waker(out: &Outbox, done: fn(&Outbox) -> bool) -> tokio::task::JoinHandle<()> {
+        let out = out.clone();
+        tokio::spawn(async move {
+            poll_fn(|cx| {
+                out.register(cx.waker());
+                if done(&out) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await
+        })
+    }
+
     #[tokio::test]
     async fn a_full_queue_kills_the_session_and_wakes_it() {
         let out = Outbox::new(2);
         out.send_message(text("a"));
         out.send_message(text("b"));
-        let waiting = {
-            let out = out.clone();
-            tokio::spawn(async move {
-                // Waits as the session does with frames queued but not taken: on the
-                // waker alone.
-                poll_fn(|cx| {
-                    out.register(cx.waker());
-                    if out.is_killed() {
-                        Poll::Ready(())
-                    } else {
-                        Poll::Pending
-                    }
-                })
-                .await
-            })
-        };
+        let waiting = wait_on_waker(&out, Outbox::is_killed);
         tokio::task::yield_now().await;
         assert!(!out.is_killed());
         out.send_message(text("c"));
@@ -245,20 +247,7 @@ mod tests {
     async fn stop_wakes_the_session_and_keeps_what_is_queued() {
         let out = Outbox::new(4);
         out.send_message(text("before"));
-        let waiting = {
-            let out = out.clone();
-            tokio::spawn(async move {
-                poll_fn(|cx| {
-                    out.register(cx.waker());
-                    if out.is_stopped() {
-                        Poll::Ready(())
-                    } else {
-                        Poll::Pending
-                    }
-                })
-                .await
-            })
-        };
+        let waiting = wait_on_waker(&out, Outbox::is_stopped);
         tokio::task::yield_now().await;
         out.stop();
         waiting.await.unwrap();
