@@ -265,17 +265,9 @@ impl Hub {
         let Some(sub) = r.subs.get_mut(&id) else {
             return;
         };
-        sub.snapshot_at = Some(snapshot_at);
         let held = sub.held.take().unwrap_or_default();
         if let Some(s) = sessions.get(&id) {
-            s.out.send(bytes);
-            // The diffs sent while the state was read (its own join, say, which the
-            // leading edge sends at once) are in the state if all their changes came
-            // before the snapshot. Only leading ones are dropped: a later frame (a
-            // resync's state, say) may need the diffs after it.
-            held.into_iter()
-                .skip_while(|h| h.newest.is_some_and(|n| n < snapshot_at))
-                .for_each(|h| s.out.send(h.frame));
+            release(s, sub, held, Some(&bytes), snapshot_at);
         }
     }
 
@@ -570,10 +562,38 @@ impl Hub {
         std::mem::take(&mut self.lock().stale_rooms)
     }
 
-    /// Sends a fresh `room_state` to every local member of `room`, after what is
-    /// pending for the room. Used when their view may be out of date.
-    pub fn resync_room(&self, room: &str, state: &ServerFrame, count: u64, snapshot_at: Instant) {
-        let bytes = to_bytes(state);
+    /// Holds the subscriptions of `room` before its state is read again for a resync,
+    /// so that a diff delivered while the state is read is not sent ahead of the older
+    /// state (which would undo it on the client). What is pending goes out first: the
+    /// state will show it. Subscriptions held already (a join in progress) are left to
+    /// their own state. Returns the ones held here, for [`Hub::resync_room`].
+    pub fn hold_room(&self, room: &str) -> Vec<LocalId> {
+        let mut inner = self.lock();
+        self.flush_room(&mut inner, room, Instant::now());
+        let Some(r) = inner.rooms.get_mut(room) else {
+            return Vec::new();
+        };
+        r.subs
+            .iter_mut()
+            .filter(|(_, sub)| sub.held.is_none())
+            .map(|(id, sub)| {
+                sub.held = Some(Vec::new());
+                *id
+            })
+            .collect()
+    }
+
+    /// Sends a fresh `room_state` to the members [`Hub::hold_room`] held, then what
+    /// waited behind it and is not in it. Without a state (the read failed), only
+    /// releases what waited.
+    pub fn resync_room(
+        &self,
+        room: &str,
+        held: &[LocalId],
+        state: Option<(&ServerFrame, u64)>,
+        snapshot_at: Instant,
+    ) {
+        let bytes = state.map(|(state, _)| to_bytes(state));
         let mut inner = self.lock();
         self.flush_room(&mut inner, room, Instant::now());
         let Inner {
@@ -582,12 +602,22 @@ impl Hub {
         let Some(r) = rooms.get_mut(room) else {
             return;
         };
-        if !r.dirty {
-            r.count = count;
+        if let Some((_, count)) = state {
+            if !r.dirty {
+                r.count = count;
+            }
         }
-        for (id, sub) in &mut r.subs {
-            send_to(sessions, *id, sub, &bytes, None);
-            sub.snapshot_at = Some(snapshot_at);
+        for id in held {
+            let Some(sub) = r.subs.get_mut(id) else {
+                continue;
+            };
+            // Released already: a rejoin replaced the hold and sends its own state.
+            let Some(frames) = sub.held.take() else {
+                continue;
+            };
+            if let Some(s) = sessions.get(id) {
+                release(s, sub, frames, bytes.as_ref(), snapshot_at);
+            }
         }
     }
 
@@ -595,6 +625,29 @@ impl Hub {
     pub fn session_count(&self) -> usize {
         self.lock().sessions.len()
     }
+}
+
+/// Sends a held subscription's state frame (if any), then the frames that waited behind
+/// it. The diffs sent while the state was read (its own join, say, which the leading
+/// edge sends at once) are in the state if all their changes came before the snapshot.
+/// Only leading ones are dropped: a later frame (a resync's state, say) may need the
+/// diffs after it. Without a state nothing is dropped.
+fn release(
+    session: &LocalSession,
+    sub: &mut Sub,
+    held: Vec<Held>,
+    state: Option<&Utf8Bytes>,
+    snapshot_at: Instant,
+) {
+    let Some(state) = state else {
+        held.into_iter().for_each(|h| session.out.send(h.frame));
+        return;
+    };
+    sub.snapshot_at = Some(snapshot_at);
+    session.out.send(state.clone());
+    held.into_iter()
+        .skip_while(|h| h.newest.is_some_and(|n| n < snapshot_at))
+        .for_each(|h| session.out.send(h.frame));
 }
 
 fn presence_frame(p: &Presence) -> Utf8Bytes {
@@ -810,5 +863,56 @@ mod tests {
         let got = frames(&mut rx);
         assert!(matches!(got[0], ServerFrame::RoomState { .. }), "{got:?}");
         assert_eq!(joins(&got), vec![vec!["late"]]);
+    }
+
+    #[test]
+    fn a_diff_delivered_while_a_resync_reads_the_state_comes_after_that_state() {
+        let hub = Hub::new(1000, Duration::from_secs(1), Duration::ZERO);
+        let mut rx = member(&hub, "r", "observer");
+        let held = hub.hold_room("r");
+        assert_eq!(held.len(), 1);
+        // Delivered before the snapshot is read: the state shows it.
+        hub.deliver(&join("r", "early"));
+        let snapshot_at = Instant::now();
+        // Delivered while it is read, after the snapshot: the state does not show it.
+        hub.deliver(&join("r", "late"));
+        assert!(
+            frames(&mut rx).is_empty(),
+            "nothing overtakes the state while it is read"
+        );
+        hub.resync_room("r", &held, Some((&state("r"), 3)), snapshot_at);
+        let got = frames(&mut rx);
+        assert!(matches!(got[0], ServerFrame::RoomState { .. }), "{got:?}");
+        assert_eq!(joins(&got), vec![vec!["late"]]);
+        // Released: the next change goes out at once.
+        hub.deliver(&join("r", "next"));
+        assert_eq!(joins(&frames(&mut rx)), vec![vec!["next"]]);
+    }
+
+    #[test]
+    fn a_failed_resync_releases_what_waited_and_leaves_joins_in_progress_alone() {
+        let hub = Hub::new(1000, Duration::from_secs(1), Duration::ZERO);
+        let mut member_rx = member(&hub, "r", "observer");
+        let mut joiner_rx = Outbox::new(64);
+        let joiner = hub.register("joiner", joiner_rx.clone());
+        hub.subscribe_room("r", joiner);
+        let held = hub.hold_room("r");
+        assert_eq!(
+            held.len(),
+            1,
+            "the joiner is held by its join, not the resync"
+        );
+        hub.deliver(&join("r", "a"));
+        hub.resync_room("r", &held, None, Instant::now());
+        assert_eq!(joins(&frames(&mut member_rx)), vec![vec!["a"]]);
+        assert!(
+            frames(&mut joiner_rx).is_empty(),
+            "still held for its own state"
+        );
+        hub.release_room("r", joiner, &state("r"), 2, Instant::now());
+        assert!(matches!(
+            frames(&mut joiner_rx)[..],
+            [ServerFrame::RoomState { .. }]
+        ));
     }
 }

@@ -731,6 +731,11 @@ impl Service {
 
     /// Sends a fresh `room_state` (no `ref`) to the local members of `room`.
     pub async fn resync_room(&self, room: &str) {
+        // Held first, so that no diff delivered while the state is read overtakes it.
+        let held = self.hub.hold_room(room);
+        if held.is_empty() {
+            return;
+        }
         let snapshot_at = std::time::Instant::now();
         let snapshot = match self
             .store
@@ -744,6 +749,7 @@ impl Service {
             Ok(snapshot) => snapshot,
             Err(e) => {
                 tracing::warn!(room, "resync failed: {e}");
+                self.hub.resync_room(room, &held, None, snapshot_at);
                 return;
             }
         };
@@ -760,7 +766,7 @@ impl Service {
             r#ref: None,
         };
         self.hub
-            .resync_room(room, &state, snapshot.count, snapshot_at);
+            .resync_room(room, &held, Some((&state, snapshot.count)), snapshot_at);
     }
 
     /// Cleans up after nodes whose lease expired: closes their sessions (their users
