@@ -73,6 +73,8 @@ struct Sub {
     /// When the state frame's snapshot was read: pending changes delivered before then
     /// are in the snapshot already and are not sent again.
     snapshot_at: Option<Instant>,
+    /// `held` is a resync's ([`Hub::hold_room`]), not a join's.
+    resync: bool,
 }
 
 /// A pending change of one user in a room.
@@ -234,7 +236,11 @@ impl Hub {
         let mut inner = self.lock();
         let first = !inner.rooms.contains_key(room);
         let r = inner.rooms.entry(room.to_owned()).or_default();
-        r.subs.entry(id).or_default().held = Some(Vec::new());
+        let sub = r.subs.entry(id).or_default();
+        // A rejoin during a resync takes the hold over: its state is read after
+        // everything held so far, and it sends that state itself.
+        sub.held = Some(Vec::new());
+        sub.resync = false;
         if first {
             metrics::local_rooms(inner.rooms.len());
             Interest::First
@@ -578,6 +584,7 @@ impl Hub {
             .filter(|(_, sub)| sub.held.is_none())
             .map(|(id, sub)| {
                 sub.held = Some(Vec::new());
+                sub.resync = true;
                 *id
             })
             .collect()
@@ -611,7 +618,10 @@ impl Hub {
             let Some(sub) = r.subs.get_mut(id) else {
                 continue;
             };
-            // Released already: a rejoin replaced the hold and sends its own state.
+            // A rejoin took the hold over, and sends its own state.
+            if !std::mem::take(&mut sub.resync) {
+                continue;
+            }
             let Some(frames) = sub.held.take() else {
                 continue;
             };
@@ -914,5 +924,27 @@ mod tests {
             frames(&mut joiner_rx)[..],
             [ServerFrame::RoomState { .. }]
         ));
+    }
+
+    #[test]
+    fn a_rejoin_during_a_resync_takes_the_hold_over() {
+        let hub = Hub::new(1000, Duration::from_secs(1), Duration::ZERO);
+        let mut rx = Outbox::new(64);
+        let id = hub.register("member", rx.clone());
+        hub.subscribe_room("r", id);
+        hub.release_room("r", id, &state("r"), 1, Instant::now());
+        frames(&mut rx);
+        let held = hub.hold_room("r");
+        hub.deliver(&join("r", "before-the-rejoin"));
+        // The same session joins the room again while the resync reads its state.
+        hub.subscribe_room("r", id);
+        let rejoin_snapshot = Instant::now();
+        hub.deliver(&join("r", "after-its-snapshot"));
+        hub.resync_room("r", &held, Some((&state("r"), 2)), Instant::now());
+        assert!(frames(&mut rx).is_empty(), "the rejoin's state comes first");
+        hub.release_room("r", id, &state("r"), 3, rejoin_snapshot);
+        let got = frames(&mut rx);
+        assert!(matches!(got[0], ServerFrame::RoomState { .. }), "{got:?}");
+        assert_eq!(joins(&got), vec![vec!["after-its-snapshot"]]);
     }
 }
