@@ -290,17 +290,23 @@ def pair_ratio(b, a):
     return f"{a / b:.2f}×" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "–"
 
 
+def load_tags(s):
+    """What else bounded a stage: the generator's core, or other work on the machine."""
+    tags = []
+    if gen_bound(s):
+        tags.append("generator-bound")
+    if s["window_s"] > 0 and s.get("other_cpu_s", 0) / s["window_s"] >= 0.25:
+        tags.append("noisy")
+    return tags
+
+
 def stage_tags(s):
     tags = []
     if s["ratio"] < SUSTAINED_RATIO:
         tags.append(f"ratio {s['ratio']:.4f}")
     elif not sustained(s):
         tags.append("not sustained")
-    if gen_bound(s):
-        tags.append("generator-bound")
-    if s["window_s"] > 0 and s.get("other_cpu_s", 0) / s["window_s"] >= 0.25:
-        tags.append("noisy")
-    return tags
+    return tags + load_tags(s)
 
 
 def pair_figures(row, r):
@@ -561,10 +567,7 @@ def main():
                 tags.append("½ max")
             if not sustained(s):
                 tags.append("not sustained")
-            if gen_bound(s):
-                tags.append("generator-bound")
-            if s["window_s"] > 0 and s.get("other_cpu_s", 0) / s["window_s"] >= 0.25:
-                tags.append("noisy")
+            tags += load_tags(s)
             tag = f" ({', '.join(tags)})" if tags else ""
             w(f"| {name} | {s['index']}{tag} | {fmt(s['rate_per_s'])} | {fmt(s['deliveries_per_s'])} | {s['ratio']:.4f} "
               f"| {lat['p50_ms']:.2f} / {lat['p90_ms']:.2f} / {lat['p99_ms']:.2f} / {lat['p999_ms']:.2f} / {lat['max_ms']:.1f} "

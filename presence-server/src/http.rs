@@ -55,11 +55,13 @@ async fn ws(State(state): State<AppState>, mut request: Request) -> Response {
         Err(refusal) => return refusal,
     };
     drop(request);
-    let state_sessions = state.sessions.clone();
     let AppState {
-        service, shutdown, ..
+        service,
+        shutdown,
+        sessions,
+        ..
     } = state;
-    state_sessions.spawn(async move {
+    sessions.spawn(async move {
         // Resolves once the 101 response is out.
         let live = match on_upgrade.await {
             Ok(upgraded) => session::Live::new(TokioIo::new(upgraded), service, shutdown),

@@ -718,11 +718,17 @@ mod tests {
     use super::*;
     use presence_protocol::EffectiveStatus;
 
-    /// A session `user` in `room`, released with an empty state; returns its queue.
-    fn member(hub: &Hub, room: &str, user: &str) -> Outbox {
-        let mut rx = Outbox::new(64);
+    /// A session `user` that joined `room` and waits for its state (held).
+    fn joining(hub: &Hub, room: &str, user: &str) -> (LocalId, Outbox) {
+        let rx = Outbox::new(64);
         let id = hub.register(user, rx.clone());
         hub.subscribe_room(room, id);
+        (id, rx)
+    }
+
+    /// A session `user` in `room`, released with an empty state; returns its queue.
+    fn member(hub: &Hub, room: &str, user: &str) -> Outbox {
+        let (id, mut rx) = joining(hub, room, user);
         hub.release_room(room, id, &state(room), 1, Instant::now());
         assert!(matches!(
             frames(&mut rx)[..],
@@ -845,9 +851,7 @@ mod tests {
     fn a_diff_sent_while_held_and_shown_by_the_state_is_dropped() {
         let hub = Hub::new(1000, Duration::from_secs(1), Duration::from_secs(3600));
         let mut observer = member(&hub, "r", "observer");
-        let mut rx = Outbox::new(64);
-        let id = hub.register("joiner", rx.clone());
-        hub.subscribe_room("r", id);
+        let (id, mut rx) = joining(&hub, "r", "joiner");
         // Its own join goes out at once (the leading edge) while it is held...
         hub.deliver(&join("r", "joiner"));
         assert_eq!(joins(&frames(&mut observer)), vec![vec!["joiner"]]);
@@ -863,9 +867,7 @@ mod tests {
     fn a_diff_sent_while_held_after_the_snapshot_was_read_is_kept() {
         let hub = Hub::new(1000, Duration::from_secs(1), Duration::ZERO);
         let _observer = member(&hub, "r", "observer");
-        let mut rx = Outbox::new(64);
-        let id = hub.register("joiner", rx.clone());
-        hub.subscribe_room("r", id);
+        let (id, mut rx) = joining(&hub, "r", "joiner");
         hub.deliver(&join("r", "joiner"));
         let snapshot_at = Instant::now();
         hub.deliver(&join("r", "late"));
@@ -903,9 +905,7 @@ mod tests {
     fn a_failed_resync_releases_what_waited_and_leaves_joins_in_progress_alone() {
         let hub = Hub::new(1000, Duration::from_secs(1), Duration::ZERO);
         let mut member_rx = member(&hub, "r", "observer");
-        let mut joiner_rx = Outbox::new(64);
-        let joiner = hub.register("joiner", joiner_rx.clone());
-        hub.subscribe_room("r", joiner);
+        let (joiner, mut joiner_rx) = joining(&hub, "r", "joiner");
         let held = hub.hold_room("r");
         assert_eq!(
             held.len(),
@@ -929,9 +929,7 @@ mod tests {
     #[test]
     fn a_rejoin_during_a_resync_takes_the_hold_over() {
         let hub = Hub::new(1000, Duration::from_secs(1), Duration::ZERO);
-        let mut rx = Outbox::new(64);
-        let id = hub.register("member", rx.clone());
-        hub.subscribe_room("r", id);
+        let (id, mut rx) = joining(&hub, "r", "member");
         hub.release_room("r", id, &state("r"), 1, Instant::now());
         frames(&mut rx);
         let held = hub.hold_room("r");

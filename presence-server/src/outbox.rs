@@ -12,10 +12,9 @@
 //! holds an empty `Vec`, one waker and two flags; a send is one uncontended lock, a
 //! push and a wake, and the kill and the server's shutdown wake the same waker.
 
-use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 
 use futures_util::task::AtomicWaker;
 use presence_protocol::ServerFrame;
@@ -45,7 +44,7 @@ struct Queue {
     finished: bool,
 }
 
-/// What the writer gets from [`Outbox::take`].
+/// What the session gets from [`Outbox::try_take`].
 #[derive(Debug)]
 pub enum Take {
     /// Frames to write, oldest first.
@@ -141,26 +140,21 @@ impl Outbox {
         self.0.writer.wake();
     }
 
-    /// For the writer: waits for frames, the kill, or the end.
+    /// Waits for frames, the kill, or the end (the session polls [`Outbox::try_take`]
+    /// after [`Outbox::register`] instead).
+    #[cfg(test)]
     pub async fn take(&self) -> Take {
-        poll_fn(|cx| self.poll_take(cx)).await
+        std::future::poll_fn(|cx| {
+            self.register(cx.waker());
+            match self.try_take() {
+                Some(take) => std::task::Poll::Ready(take),
+                None => std::task::Poll::Pending,
+            }
+        })
+        .await
     }
 
-    /// [`Outbox::take`] as a poll: registers the task's waker when nothing is there.
-    pub fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Take> {
-        if let Some(take) = self.try_take() {
-            return Poll::Ready(take);
-        }
-        self.register(cx.waker());
-        // A send between the check and the registration would have found no waker:
-        // check again.
-        match self.try_take() {
-            Some(take) => Poll::Ready(take),
-            None => Poll::Pending,
-        }
-    }
-
-    /// What [`Outbox::take`] would return now, if anything.
+    /// The frames queued, the kill, or the end, if any of them is there now.
     pub fn try_take(&self) -> Option<Take> {
         if self.is_killed() {
             return Some(Take::Killed);
@@ -177,6 +171,9 @@ impl Outbox {
 
 #[cfg(test)]
 mod tests {
+    use std::future::poll_fn;
+    use std::task::Poll;
+
     use super::*;
 
     fn text(t: &'static str) -> Outgoing {

@@ -12,7 +12,7 @@
 use std::future::{poll_fn, Future};
 use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use governor::clock::DefaultClock;
@@ -133,28 +133,39 @@ fn poll_event(
     if out.is_stopped() {
         return Poll::Ready(Event::Stopped);
     }
+    match poll_send(conn, out, cx, || *blocked = None) {
+        Poll::Ready(Ok(_)) => {}
+        Poll::Ready(Err(_)) => return Poll::Ready(Event::WriteFailed),
+        Poll::Pending if blocked.is_none() => {
+            *blocked = Some(Instant::now());
+            return Poll::Ready(Event::WriteBlocked);
+        }
+        Poll::Pending => {}
+    }
+    conn.poll_next(cx).map(Event::Message)
+}
+
+/// Moves what the outbox holds into the connection and writes it, batch after batch;
+/// `written` is called each time a batch is out. Ready once nothing is left to write,
+/// with whether the outbox will give no more (finished or killed); pending while a
+/// write waits on the socket. The caller registers its waker with the outbox.
+fn poll_send(
+    conn: &mut Socket,
+    out: &Outbox,
+    cx: &mut Context<'_>,
+    mut written: impl FnMut(),
+) -> Poll<std::io::Result<bool>> {
     loop {
         if !conn.has_unwritten() {
             match out.try_take() {
                 Some(Take::Frames(frames)) => frames.iter().for_each(|f| conn.queue(f)),
-                Some(Take::Killed) => return Poll::Ready(Event::Killed),
-                // Nothing to write.
-                Some(Take::Finished) | None => break,
+                Some(Take::Finished | Take::Killed) => return Poll::Ready(Ok(true)),
+                None => return Poll::Ready(Ok(false)),
             }
         }
-        match conn.poll_write(cx) {
-            Poll::Ready(Ok(())) => *blocked = None,
-            Poll::Ready(Err(_)) => return Poll::Ready(Event::WriteFailed),
-            Poll::Pending => {
-                if blocked.is_none() {
-                    *blocked = Some(Instant::now());
-                    return Poll::Ready(Event::WriteBlocked);
-                }
-                break;
-            }
-        }
+        ready!(conn.poll_write(cx))?;
+        written();
     }
-    conn.poll_next(cx).map(Event::Message)
 }
 
 /// Ends the connection: the close frame (behind what is queued, unless the session was
@@ -199,20 +210,12 @@ async fn close(live: Box<Live>, end: End) {
         let _ = tokio::time::timeout(
             write_timeout.max(Duration::from_secs(2)),
             poll_fn(|cx| {
-                while !sent {
-                    if !conn.has_unwritten() {
-                        match out.poll_take(cx) {
-                            Poll::Ready(Take::Frames(frames)) => {
-                                frames.iter().for_each(|f| conn.queue(f));
-                            }
-                            Poll::Ready(Take::Finished | Take::Killed) => sent = true,
-                            Poll::Pending => break,
-                        }
-                    }
-                    match conn.poll_write(cx) {
-                        Poll::Ready(Ok(())) => {}
+                if !sent {
+                    out.register(cx.waker());
+                    match poll_send(&mut conn, &out, cx, || {}) {
+                        Poll::Ready(Ok(done)) => sent = done,
                         Poll::Ready(Err(_)) => return Poll::Ready(()),
-                        Poll::Pending => break,
+                        Poll::Pending => {}
                     }
                 }
                 while !read {

@@ -7,10 +7,15 @@
 /// Pushes `item`, growing `vec` by half its length (at least one) when it is full, not
 /// by doubling from four.
 pub fn push_compact<T>(vec: &mut Vec<T>, item: T) {
+    grow_compact(vec);
+    vec.push(item);
+}
+
+/// Makes room for one more entry the compact way (see [`push_compact`]).
+fn grow_compact<T>(vec: &mut Vec<T>) {
     if vec.len() == vec.capacity() {
         vec.reserve_exact((vec.len() / 2).max(1));
     }
-    vec.push(item);
 }
 
 /// A small sorted set of strings.
@@ -27,9 +32,7 @@ impl SmallSet {
         match self.0.binary_search(&s) {
             Ok(_) => false,
             Err(i) => {
-                if self.0.len() == self.0.capacity() {
-                    self.0.reserve_exact((self.0.len() / 2).max(1));
-                }
+                grow_compact(&mut self.0);
                 self.0.insert(i, s);
                 true
             }
