@@ -107,6 +107,17 @@ def gen_bound(stage):
     return stage["window_s"] > 0 and stage["generator_cpu_s"] / stage["window_s"] >= 0.9
 
 
+def render_list(w, heading, items):
+    """`heading`, then `items` as a bulleted list; nothing when there are none."""
+    if not items:
+        return
+    w(heading)
+    w("")
+    for item in items:
+        w(f"- {item}")
+    w("")
+
+
 def report_problems(label, r):
     """What went wrong in one generator report: failures, drops, errors, warnings."""
     out = []
@@ -430,12 +441,7 @@ def render_pairs(w, pdir):
             problems.append(f"{sha} {row}: no report (see `{sha}-{row}.*` in the run directory)")
             continue
         problems.extend(report_problems(f"{sha} {row}", r))
-    if problems:
-        w("What went wrong in the pairs run:")
-        w("")
-        for pb in problems:
-            w(f"- {pb}")
-        w("")
+    render_list(w, "What went wrong in the pairs run:", problems)
 
 
 def main():
@@ -719,12 +725,7 @@ def main():
             problems.append(f"{name}: no report (the row failed; see its logs)")
             continue
         problems.extend(report_problems(name, r))
-    if problems:
-        w("## What went wrong in this run")
-        w("")
-        for p in problems:
-            w(f"- {p}")
-        w("")
+    render_list(w, "## What went wrong in this run", problems)
 
     # --- microbenchmarks -----------------------------------------------------------------
     crit = os.path.join(args.criterion, "")
