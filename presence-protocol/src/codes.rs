@@ -46,16 +46,27 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
-/// WebSocket close codes the server uses, and what a client should do on each.
+/// Every WebSocket close code the server sends, and what a client should do on each:
+/// the one table the server closes from and the client decides from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u16)]
 pub enum CloseCode {
-    /// Normal close.
+    /// Normal close (also the answer to a client's close frame that carried no code).
     Normal = 1000,
+    /// The client broke the WebSocket protocol (RFC 6455): unmasked frame, reserved
+    /// bits, fragmented or long control frame, unknown opcode.
+    ProtocolError = 1002,
+    /// A text frame that is not UTF-8.
+    InvalidData = 1007,
+    /// The user is at the sessions-per-user limit: reconnect later, with backoff.
+    PolicyViolation = 1008,
     /// An inbound frame was larger than the limit.
     FrameTooBig = 1009,
     /// The server node is shutting down: reconnect (to another node) at once.
     Restarting = 1012,
+    /// The client did not read fast enough (its outbound queue overflowed): reconnect
+    /// and resync.
+    TryAgainLater = 1013,
     /// Too many bad frames.
     ProtocolAbuse = 4400,
     /// The token was refused: get a fresh token before reconnecting.
@@ -76,8 +87,12 @@ impl CloseCode {
     pub const fn from_code(code: u16) -> Option<Self> {
         Some(match code {
             1000 => Self::Normal,
+            1002 => Self::ProtocolError,
+            1007 => Self::InvalidData,
+            1008 => Self::PolicyViolation,
             1009 => Self::FrameTooBig,
             1012 => Self::Restarting,
+            1013 => Self::TryAgainLater,
             4400 => Self::ProtocolAbuse,
             4401 => Self::Unauthorized,
             4408 => Self::HelloTimeout,

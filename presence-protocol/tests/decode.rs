@@ -644,8 +644,12 @@ fn mutated_fixtures_never_panic() {
 fn close_codes_round_trip() {
     let table = [
         (1000, CloseCode::Normal, true),
+        (1002, CloseCode::ProtocolError, true),
+        (1007, CloseCode::InvalidData, true),
+        (1008, CloseCode::PolicyViolation, true),
         (1009, CloseCode::FrameTooBig, true),
         (1012, CloseCode::Restarting, true),
+        (1013, CloseCode::TryAgainLater, true),
         (4400, CloseCode::ProtocolAbuse, false),
         (4401, CloseCode::Unauthorized, false),
         (4408, CloseCode::HelloTimeout, true),
@@ -656,10 +660,10 @@ fn close_codes_round_trip() {
         assert_eq!(close.code(), code);
         assert_eq!(close.should_reconnect(), reconnect, "{code}");
     }
-    for code in [0, 999, 1001, 1006, 1011, 4000, 4402, 4409, 4430, u16::MAX] {
+    for code in [0, 999, 1001, 1005, 1006, 1011, 1014, 4000, 4402, 4409, 4430, u16::MAX] {
         assert_eq!(CloseCode::from_code(code), None, "{code}");
     }
-    // Exhaustive over u16: exactly the seven codes above are known.
+    // Exhaustive over u16: exactly the codes above are known.
     let known = (0..=u16::MAX)
         .filter_map(CloseCode::from_code)
         .inspect(|c| assert!(table.iter().any(|(_, t, _)| t == c)))
