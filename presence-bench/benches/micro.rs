@@ -276,9 +276,9 @@ fn store_ops(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, store:
         b.iter(|| {
             rt.block_on(async {
                 let _ = store
-                    .set_typing("r", "user-1", "s-1", now_ms() + 60_000)
+                    .set_typing("user-1", "s-1", "r", now_ms() + 60_000)
                     .await;
-                let _ = store.clear_typing("r", "user-1", None).await;
+                let _ = store.clear_typing("user-1", "r", None).await;
             })
         })
     });

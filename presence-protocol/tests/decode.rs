@@ -660,7 +660,20 @@ fn close_codes_round_trip() {
         assert_eq!(close.code(), code);
         assert_eq!(close.should_reconnect(), reconnect, "{code}");
     }
-    for code in [0, 999, 1001, 1005, 1006, 1011, 1014, 4000, 4402, 4409, 4430, u16::MAX] {
+    for code in [
+        0,
+        999,
+        1001,
+        1005,
+        1006,
+        1011,
+        1014,
+        4000,
+        4402,
+        4409,
+        4430,
+        u16::MAX,
+    ] {
         assert_eq!(CloseCode::from_code(code), None, "{code}");
     }
     // Exhaustive over u16: exactly the codes above are known.

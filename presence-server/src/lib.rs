@@ -11,11 +11,15 @@
 //!   ([`outbox`]), all polled by that one task; [`ws`] is its WebSocket codec.
 //! - [`small`]: the small sets and vectors each session holds a few entries of.
 //! - [`service`]: the presence rules. A request becomes one atomic store step; the
-//!   change it reports becomes events (joins, leaves, updates, typing, presence).
+//!   change it reports becomes events (joins, leaves, updates, typing, presence) by a
+//!   pure function ([`service::change_events`]). Also what a deadline does, and the
+//!   node's upkeep (lease, reassertion, resyncs, sweeps) with its background loop.
 //! - [`presence`]: the user record and the effective-status and privacy rules, as pure
 //!   functions.
-//! - [`store`]: the [`Store`] trait, whose doc comment is the contract,
-//!   and its backends (`store/memory.rs`).
+//! - [`store`]: the [`Store`] trait, whose doc comment is the contract, the
+//!   [`NodeLeases`] trait of stores shared by several nodes, and the
+//!   backends (`store/memory.rs`, `store/redis/`: record compare-and-set, room steps,
+//!   leases, Lua scripts).
 //! - [`broker`]: the [`Broker`] trait that carries events between
 //!   nodes, and its backends (`broker/memory.rs`).
 //! - [`hub`]: this node's sessions by room and watched user; serializes each event
@@ -24,8 +28,8 @@
 //! - [`timers`]: every deadline (grace, typing, custom status expiry) in one sorted set
 //!   with one task.
 //! - [`auth`]: JWT verification (HS256) and room/watch patterns.
-//! - [`redis_link`]: the Redis (or Redis Cluster) connection, key layout and scripts
-//!   shared by `store/redis.rs` and `broker/redis.rs`.
+//! - [`redis_link`]: the Redis (or Redis Cluster) connection and key layout shared by
+//!   `store/redis/` and `broker/redis.rs`.
 //! - [`metrics`]: the Prometheus metric names.
 //!
 //! The binary (`main.rs`) parses the config, sets up logging, binds and calls [`run`].
@@ -70,7 +74,7 @@ use crate::redis_link::RedisConn;
 use crate::service::Service;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
-use crate::store::Store;
+use crate::store::{NodeLeases, Store};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -109,9 +113,11 @@ pub async fn build(
         .node_id
         .clone()
         .unwrap_or_else(service::random_node_id);
-    let (store, broker): (Arc<dyn Store>, Arc<dyn Broker>) = match config.store {
+    type Backends = (Arc<dyn Store>, Option<Arc<dyn NodeLeases>>, Arc<dyn Broker>);
+    let (store, leases, broker): Backends = match config.store {
         StoreKind::Memory => (
             Arc::new(MemoryStore::new()),
+            None,
             Arc::new(MemoryBroker::new(hub.clone())),
         ),
         StoreKind::Redis => {
@@ -123,7 +129,11 @@ pub async fn build(
                 .await
                 .map_err(redis_error)?;
             let retention_ms = config.retention_days.saturating_mul(24 * 3600 * 1000);
-            let store = RedisStore::new(conn.clone(), &config.redis_prefix, retention_ms);
+            let store = Arc::new(RedisStore::new(
+                conn.clone(),
+                &config.redis_prefix,
+                retention_ms,
+            ));
             let broker = RedisBroker::connect(
                 &config.redis_url,
                 config.redis_cluster,
@@ -134,7 +144,7 @@ pub async fn build(
             )
             .await
             .map_err(redis_error)?;
-            (Arc::new(store), Arc::new(broker))
+            (store.clone(), Some(store), Arc::new(broker))
         }
     };
     let config = Config {
@@ -146,6 +156,7 @@ pub async fn build(
         auth,
         dev_mode,
         store,
+        leases,
         broker,
         hub,
     )))
@@ -178,7 +189,7 @@ pub async fn run(
         sessions: sessions.clone(),
     };
 
-    let background = tokio::spawn(background_tasks(service.clone(), stop.clone()));
+    let background = tokio::spawn(service::background_tasks(service.clone(), stop.clone()));
 
     let serve_stop = stop.clone();
     let hub = service.hub.clone();
@@ -213,95 +224,8 @@ pub async fn run(
         tracing::warn!("some sessions did not close within {timeout:?}");
     }
     background.abort();
-    if service.shared_store() {
-        service.release_lease().await;
-    }
+    service.release_lease().await;
     Ok(())
-}
-
-/// The node's periodic work: the timers and the coalescing flush.
-async fn background_tasks(service: Arc<Service>, stop: CancellationToken) {
-    let timers = {
-        let service = service.clone();
-        let stop = stop.clone();
-        async move {
-            let timers = service.timers.clone();
-            timers.run(stop, |key, at| service.on_timer(key, at)).await;
-        }
-    };
-    let flush = async {
-        // The first change in a quiet room goes out from `deliver` at once; this sends
-        // what waited for the window since a room's last send. It runs five times a
-        // window, so such a diff goes out at most a fifth of a window late (10 ms at
-        // the default 50), and a tick with nothing due only takes the lock and looks
-        // at the dirty rooms.
-        let mut tick = tokio::time::interval(flush_tick(service.config.coalesce_ms));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = tick.tick() => service.hub.flush(),
-            }
-        }
-    };
-    let stale_rooms = {
-        let service = service.clone();
-        let stop = stop.clone();
-        async move {
-            // Large rooms that became small again: their members need the list.
-            let mut tick = tokio::time::interval(Duration::from_millis(500));
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    _ = tick.tick() => {
-                        for room in service.hub.take_stale_rooms() {
-                            service.resync_room(&room).await;
-                        }
-                    }
-                }
-            }
-        }
-    };
-    let leases = {
-        let service = service.clone();
-        let stop = stop.clone();
-        async move {
-            if !service.shared_store() {
-                return;
-            }
-            let mut tick =
-                tokio::time::interval(Duration::from_millis(service.config.lease_renew_ms));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut sweep = tokio::time::interval(Duration::from_millis(
-                service.config.lease_renew_ms.min(1_000),
-            ));
-            sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let (mut first, mut up) = (true, true);
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    _ = tick.tick() => {
-                        up = service.maintain_lease(first, up).await;
-                        if up {
-                            first = false;
-                        }
-                    }
-                    _ = sweep.tick() => {
-                        if up && !first {
-                            service.sweep_dead_nodes().await;
-                        }
-                    }
-                }
-            }
-        }
-    };
-    tokio::join!(timers, flush, stale_rooms, leases);
-}
-
-/// How often the flush task runs for a coalescing window of `coalesce_ms`: a fifth of
-/// the window, at least 1 ms.
-fn flush_tick(coalesce_ms: u64) -> Duration {
-    (Duration::from_millis(coalesce_ms) / 5).max(Duration::from_millis(1))
 }
 
 /// Resolves on SIGTERM or ctrl-c.

@@ -1,5 +1,6 @@
 //! The link to Redis, shared by the Redis store and the Redis broker: the connection
-//! (one Redis, or a Redis Cluster), the key layout, and the scripts.
+//! (one Redis, or a Redis Cluster) and the key layout. The store's scripts are in
+//! `store/redis/scripts.rs`.
 //!
 //! # Key layout
 //!
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 /// Receives pub/sub pushes. It runs on the connection's task, so it must not block.
 pub type PushHandler = std::sync::Arc<dyn Fn(redis::PushInfo) + Send + Sync>;
@@ -218,33 +219,5 @@ impl Keys {
 
     pub fn nodes(&self) -> String {
         format!("{}:nodes", self.prefix)
-    }
-}
-
-/// Every Lua script, loaded once per connection and then called by SHA (the `redis`
-/// crate sends `EVALSHA` and falls back to loading the script when Redis answers
-/// `NOSCRIPT`, as after a Redis restart). Each file opens with its KEYS and ARGV.
-#[derive(Debug)]
-pub struct Scripts {
-    pub cas_user: Script,
-    pub room_join: Script,
-    pub room_leave: Script,
-    pub room_sync: Script,
-    pub typing_set: Script,
-    pub typing_clear: Script,
-    pub sweep_claim: Script,
-}
-
-impl Default for Scripts {
-    fn default() -> Self {
-        Self {
-            cas_user: Script::new(include_str!("store/lua/cas_user.lua")),
-            room_join: Script::new(include_str!("store/lua/room_join.lua")),
-            room_leave: Script::new(include_str!("store/lua/room_leave.lua")),
-            room_sync: Script::new(include_str!("store/lua/room_sync.lua")),
-            typing_set: Script::new(include_str!("store/lua/typing_set.lua")),
-            typing_clear: Script::new(include_str!("store/lua/typing_clear.lua")),
-            sweep_claim: Script::new(include_str!("store/lua/sweep_claim.lua")),
-        }
     }
 }

@@ -8,7 +8,9 @@ mod common;
 use presence_protocol::{ActivityState, ChosenStatus, CustomStatus, EffectiveStatus};
 use presence_server::redis_link::RedisConn;
 use presence_server::store::redis::RedisStore;
-use presence_server::store::{NewSession, Store, StoreError, TypingOutcome, UserUpdate};
+use presence_server::store::{
+    NewSession, NodeLeases, Store, StoreError, TypingOutcome, UserUpdate,
+};
 
 const MAX: usize = 20;
 
@@ -192,7 +194,7 @@ pub async fn invisible_members_are_not_counted_or_listed(store: &dyn Store) {
     store.join("a", "s1", "room", 2).await.unwrap();
     store.join("b", "s2", "room", 2).await.unwrap();
     assert_eq!(
-        store.set_typing("room", "a", "s1", 100).await.unwrap(),
+        store.set_typing("a", "s1", "room", 100).await.unwrap(),
         TypingOutcome::Started
     );
     let change = store
@@ -214,7 +216,7 @@ pub async fn invisible_members_are_not_counted_or_listed(store: &dyn Store) {
     );
     assert!(snap.typing.is_empty());
     assert_eq!(
-        store.set_typing("room", "a", "s1", 200).await.unwrap(),
+        store.set_typing("a", "s1", "room", 200).await.unwrap(),
         TypingOutcome::Hidden
     );
     let back = store
@@ -230,11 +232,11 @@ pub async fn typing_is_owned_by_a_session_and_expires_by_deadline(store: &dyn St
     store.join("a", "s1", "room", 2).await.unwrap();
     store.join("a", "s2", "room", 2).await.unwrap();
     assert_eq!(
-        store.set_typing("room", "a", "s1", 100).await.unwrap(),
+        store.set_typing("a", "s1", "room", 100).await.unwrap(),
         TypingOutcome::Started
     );
     assert_eq!(
-        store.set_typing("room", "a", "s1", 200).await.unwrap(),
+        store.set_typing("a", "s1", "room", 200).await.unwrap(),
         TypingOutcome::Refreshed
     );
     assert_eq!(
@@ -246,11 +248,11 @@ pub async fn typing_is_owned_by_a_session_and_expires_by_deadline(store: &dyn St
         ["a"]
     );
     // A timer for the old deadline does nothing after a refresh.
-    assert!(!store.clear_typing("room", "a", Some(100)).await.unwrap());
-    assert!(store.clear_typing("room", "a", Some(200)).await.unwrap());
-    assert!(!store.clear_typing("room", "a", None).await.unwrap());
+    assert!(!store.clear_typing("a", "room", Some(100)).await.unwrap());
+    assert!(store.clear_typing("a", "room", Some(200)).await.unwrap());
+    assert!(!store.clear_typing("a", "room", None).await.unwrap());
     // The owner session lingering ends its typing; another session's does not.
-    store.set_typing("room", "a", "s1", 300).await.unwrap();
+    store.set_typing("a", "s1", "room", 300).await.unwrap();
     let other = store.linger_session("a", "s2", 3).await.unwrap();
     assert!(other.rooms.iter().all(|r| !r.typing_ended));
     let owner = store.linger_session("a", "s1", 4).await.unwrap();
@@ -314,8 +316,7 @@ pub async fn large_rooms_list_only_the_first_members(store: &dyn Store) {
 }
 
 /// Leases and sweeps, for stores shared by several nodes.
-pub async fn leases_expire_and_one_sweeper_claims_a_dead_node(store: &dyn Store) {
-    assert!(store.shared());
+pub async fn leases_expire_and_one_sweeper_claims_a_dead_node(store: &(impl Store + NodeLeases)) {
     // A first renewal finds no lease; the next ones do.
     assert!(!store.renew_lease("n1", 200, 1_000).await.unwrap());
     assert!(store.renew_lease("n1", 200, 1_100).await.unwrap());
@@ -375,7 +376,7 @@ pub async fn leases_expire_and_one_sweeper_claims_a_dead_node(store: &dyn Store)
     );
 }
 
-pub async fn asserting_a_session_restores_it_and_its_rooms(store: &dyn Store) {
+pub async fn asserting_a_session_restores_it_and_its_rooms(store: &(impl Store + NodeLeases)) {
     let s = NewSession {
         node: "n1".into(),
         ..session("a", "s1", "web")
@@ -400,7 +401,7 @@ pub async fn asserting_a_session_restores_it_and_its_rooms(store: &dyn Store) {
     assert_eq!(store.node_sessions("n1").await.unwrap().len(), 1);
 }
 
-pub async fn a_resumed_session_leaves_its_nodes_index(store: &dyn Store) {
+pub async fn a_resumed_session_leaves_its_nodes_index(store: &(impl Store + NodeLeases)) {
     let on = |node: &str, id: &str| NewSession {
         node: node.into(),
         ..session("a", id, "web")

@@ -456,9 +456,9 @@ impl Store for MemoryStore {
 
     async fn set_typing(
         &self,
-        room: &str,
         user: &str,
         session: &str,
+        room: &str,
         until_ms: u64,
     ) -> Result<TypingOutcome, StoreError> {
         self.with(|st| {
@@ -486,8 +486,8 @@ impl Store for MemoryStore {
 
     async fn clear_typing(
         &self,
-        room: &str,
         user: &str,
+        room: &str,
         deadline_ms: Option<u64>,
     ) -> Result<bool, StoreError> {
         Ok(self.with(|st| {

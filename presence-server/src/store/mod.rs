@@ -25,10 +25,17 @@
 //! - Typing is per user and room, owned by the session that set it. It ends when its
 //!   deadline passes ([`Store::clear_typing`] with that deadline), when the owner
 //!   session stops being in the room, lingers or closes.
-//! - Ids are validated before they reach the store.
+//! - Ids are validated before they reach the store. Every method takes them in one
+//!   order: user, session, room.
+//!
+//! A store that several nodes share also keeps their leases: [`NodeLeases`], a trait
+//! of its own, which a single-process store does not implement.
 
+mod leases;
 pub mod memory;
 pub mod redis;
+
+pub use leases::NodeLeases;
 
 use async_trait::async_trait;
 use presence_protocol::{ActivityState, ChosenStatus, CustomStatus, LastSeenPrivacy};
@@ -231,13 +238,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// [`UserRecord::unknown`].
     async fn users(&self, ids: &[String]) -> Result<Vec<UserRecord>, StoreError>;
 
-    /// Starts or refreshes typing of `user`, owned by `session`, until `until_ms`. The
-    /// caller has checked that the session is in the room.
+    /// Starts or refreshes typing of `user` in `room`, owned by `session`, until
+    /// `until_ms`. The caller has checked that the session is in the room.
     async fn set_typing(
         &self,
-        room: &str,
         user: &str,
         session: &str,
+        room: &str,
         until_ms: u64,
     ) -> Result<TypingOutcome, StoreError>;
 
@@ -246,79 +253,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// nothing). Returns whether the user was typing, visibly, and now is not.
     async fn clear_typing(
         &self,
-        room: &str,
         user: &str,
+        room: &str,
         deadline_ms: Option<u64>,
     ) -> Result<bool, StoreError>;
 
     /// Whether the store can serve (`/readyz`).
     async fn ready(&self) -> bool;
-
-    // --- Many nodes -----------------------------------------------------------------
-    //
-    // A store shared by several nodes keeps a lease per node and an index of each
-    // node's sessions, so the survivors can clean up after a node that died. A
-    // single-process store has one node that cannot die without the store: the
-    // defaults below do nothing.
-
-    /// Whether several nodes share this store (leases and sweeps then run).
-    fn shared(&self) -> bool {
-        false
-    }
-
-    /// Renews `node`'s lease for `ttl_ms`. Returns whether the lease was still there;
-    /// `false` means the store lost it (expired, swept, or the store lost its data)
-    /// and the node must assert its sessions again.
-    async fn renew_lease(
-        &self,
-        _node: &str,
-        _ttl_ms: u64,
-        _now_ms: u64,
-    ) -> Result<bool, StoreError> {
-        Ok(true)
-    }
-
-    /// Shortens `node`'s lease to `ttl_ms` (a clean shutdown: the node's sessions
-    /// linger for that long, then the others sweep them).
-    async fn release_lease(
-        &self,
-        _node: &str,
-        _ttl_ms: u64,
-        _now_ms: u64,
-    ) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    /// Nodes whose lease expired by `now_ms` and that nobody has cleaned up yet.
-    async fn expired_nodes(&self, _now_ms: u64) -> Result<Vec<String>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    /// Claims the cleanup of a dead node for `ttl_ms`; `true` for exactly one
-    /// claimant (until the claim expires unfinished).
-    async fn claim_sweep(&self, _node: &str, _by: &str, _ttl_ms: u64) -> Result<bool, StoreError> {
-        Ok(false)
-    }
-
-    /// A node's sessions, as (user, session).
-    async fn node_sessions(&self, _node: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    /// Drops what is left of a swept node.
-    async fn forget_node(&self, _node: &str) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    /// Makes sure a live session and its rooms are in the store, as after the store
-    /// lost its data. Returns the change, or `None` when all was there already.
-    async fn assert_session(
-        &self,
-        _session: NewSession,
-        _activity: ActivityState,
-        _rooms: &[String],
-        _now_ms: u64,
-    ) -> Result<Option<UserChange>, StoreError> {
-        Ok(None)
-    }
 }

@@ -12,11 +12,14 @@
 //! record), so a node that dies half way leaves the session in the record, where the
 //! sweep of that node finds it and finishes the job; every step can run twice.
 //!
-//! Key layout and scripts: [`crate::redis_link`]. Costs: every call is O(1) in the
+//! The parts: `record.rs` (the user's record and its compare-and-set), `rooms.rs` (the
+//! room steps), `leases.rs` (node leases and each node's session index, for
+//! [`NodeLeases`](super::NodeLeases)), `scripts.rs` (the Lua scripts, from `lua/`).
+//! Key layout: [`crate::redis_link`]. Costs: every call is O(1) in the
 //! number of users and rooms, plus the rooms of the one user it changes;
 //! `room_snapshot` is O(members shown).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Instant;
 
@@ -24,54 +27,18 @@ use async_trait::async_trait;
 use futures_util::future::try_join_all;
 use presence_protocol::ActivityState;
 use redis::AsyncCommands;
-use serde::{Deserialize, Serialize};
 
 use super::{
-    NewSession, Opened, Resumed, RoomEffect, RoomSnapshot, SessionState, Store, StoreError,
-    TypingOutcome, UserChange, UserRecord, UserUpdate,
+    NewSession, Opened, Resumed, RoomSnapshot, SessionState, Store, StoreError, TypingOutcome,
+    UserChange, UserRecord, UserUpdate,
 };
-use crate::redis_link::{Keys, RedisConn, Scripts};
+use crate::redis_link::{Keys, RedisConn};
+use scripts::Scripts;
 
-/// Compare-and-set attempts before a change gives up: only the same user's own
-/// sessions write the same record, so more than a couple of conflicts means something
-/// is wrong.
-const MAX_CAS_ATTEMPTS: usize = 16;
-
-/// What is stored under a user's key (as JSON in field `d`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Stored {
-    #[serde(flatten)]
-    record: UserRecord,
-    /// Session → the rooms it is in.
-    #[serde(default)]
-    rooms: BTreeMap<String, BTreeSet<String>>,
-    /// Session → the node that holds its socket.
-    #[serde(default)]
-    nodes: BTreeMap<String, String>,
-}
-
-impl Stored {
-    fn unknown(user: &str) -> Self {
-        Self {
-            record: UserRecord::unknown(user),
-            ..Self::default()
-        }
-    }
-
-    fn has_session(&self, session: &str) -> bool {
-        self.record.sessions.iter().any(|s| s.id == session)
-    }
-
-    fn all_rooms(&self) -> BTreeSet<String> {
-        self.rooms.values().flatten().cloned().collect()
-    }
-
-    fn remove_session(&mut self, session: &str) -> BTreeSet<String> {
-        self.record.sessions.retain(|s| s.id != session);
-        self.nodes.remove(session);
-        self.rooms.remove(session).unwrap_or_default()
-    }
-}
+mod leases;
+mod record;
+mod rooms;
+mod scripts;
 
 /// See the module docs.
 #[derive(Debug)]
@@ -84,7 +51,7 @@ pub struct RedisStore {
     retention_ms: u64,
 }
 
-fn unavailable(e: redis::RedisError) -> StoreError {
+pub(super) fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
@@ -99,7 +66,7 @@ impl RedisStore {
     }
 
     /// Runs one Redis step, recording its latency and errors.
-    async fn timed<T>(
+    pub(super) async fn timed<T>(
         &self,
         op: &'static str,
         f: impl Future<Output = redis::RedisResult<T>>,
@@ -111,203 +78,13 @@ impl RedisStore {
     }
 
     /// Runs one script call on a connection of its own, timed like every step.
-    async fn invoke<T: redis::FromRedisValue>(
+    pub(super) async fn invoke<T: redis::FromRedisValue>(
         &self,
         op: &'static str,
         call: &redis::ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn.clone();
         self.timed(op, call.invoke_async(&mut conn)).await
-    }
-
-    async fn load(&self, user: &str) -> Result<(u64, Stored), StoreError> {
-        let mut conn = self.conn.clone();
-        let key = self.keys.user(user);
-        let (version, data): (Option<u64>, Option<String>) = self
-            .timed("load_user", async move {
-                redis::cmd("HMGET")
-                    .arg(&key)
-                    .arg("v")
-                    .arg("d")
-                    .query_async(&mut conn)
-                    .await
-            })
-            .await?;
-        let stored = match data {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| StoreError::Unavailable(format!("corrupt record of {user}: {e}")))?,
-            None => Stored::unknown(user),
-        };
-        Ok((version.unwrap_or(0), stored))
-    }
-
-    /// Applies `f` to the user's record by compare-and-set, settles `since` and
-    /// `last_seen`, and returns the record before and after.
-    async fn modify<T>(
-        &self,
-        user: &str,
-        now_ms: u64,
-        f: impl Fn(&mut Stored) -> Result<T, StoreError>,
-    ) -> Result<(UserRecord, Stored, T), StoreError> {
-        for _ in 0..MAX_CAS_ATTEMPTS {
-            let (version, before) = self.load(user).await?;
-            let mut after = before.clone();
-            let out = f(&mut after)?;
-            after.record.settle(before.record.public_status(), now_ms);
-            let json = serde_json::to_string(&after)
-                .map_err(|e| StoreError::Unavailable(format!("encode: {e}")))?;
-            let ttl = if after.record.sessions.is_empty() {
-                self.retention_ms
-            } else {
-                0
-            };
-            let key = self.keys.user(user);
-            let written: i64 = self
-                .invoke(
-                    "cas_user",
-                    self.scripts
-                        .cas_user
-                        .key(&key)
-                        .arg(version)
-                        .arg(&json)
-                        .arg(ttl),
-                )
-                .await?;
-            if written == 1 {
-                return Ok((before.record, after, out));
-            }
-        }
-        Err(StoreError::Unavailable(format!(
-            "record of {user} kept changing under {MAX_CAS_ATTEMPTS} attempts"
-        )))
-    }
-
-    /// [`modify`](Self::modify) of the record alone, then every room of the user
-    /// brought up to date.
-    async fn modify_everywhere(
-        &self,
-        user: &str,
-        now_ms: u64,
-        f: impl Fn(&mut UserRecord) -> Result<(), StoreError>,
-    ) -> Result<UserChange, StoreError> {
-        let (before, after, ()) = self.modify(user, now_ms, |st| f(&mut st.record)).await?;
-        let rooms = self
-            .sync_rooms(after.all_rooms(), user, after.record.visible(), None)
-            .await?;
-        Ok(UserChange {
-            before,
-            after: after.record,
-            rooms,
-        })
-    }
-
-    async fn room_join(
-        &self,
-        room: &str,
-        user: &str,
-        session: &str,
-        visible: bool,
-    ) -> Result<RoomEffect, StoreError> {
-        let (was, count): (i64, u64) = self
-            .invoke(
-                "room_join",
-                self.scripts
-                    .room_join
-                    .key(self.keys.room_members(room))
-                    .key(self.keys.room_visible(room))
-                    .arg(user)
-                    .arg(session)
-                    .arg(if visible { "1" } else { "0" }),
-            )
-            .await?;
-        Ok(RoomEffect {
-            room: room.to_owned(),
-            count,
-            was_member: was == 1,
-            is_member: true,
-            typing_ended: false,
-        })
-    }
-
-    async fn room_leave(
-        &self,
-        room: &str,
-        user: &str,
-        session: &str,
-    ) -> Result<RoomEffect, StoreError> {
-        let (was, is, count, ended): (i64, i64, u64, i64) = self
-            .invoke(
-                "room_leave",
-                self.scripts
-                    .room_leave
-                    .key(self.keys.room_members(room))
-                    .key(self.keys.room_visible(room))
-                    .key(self.keys.room_typing(room))
-                    .arg(user)
-                    .arg(session),
-            )
-            .await?;
-        Ok(RoomEffect {
-            room: room.to_owned(),
-            count,
-            was_member: was == 1,
-            is_member: is == 1,
-            typing_ended: ended == 1,
-        })
-    }
-
-    /// Brings the user's visibility up to date in each of `rooms` (concurrently: the
-    /// connection pipelines them), ending `typing_of`'s typing there if given.
-    async fn sync_rooms(
-        &self,
-        rooms: impl IntoIterator<Item = String>,
-        user: &str,
-        visible: bool,
-        typing_of: Option<&str>,
-    ) -> Result<Vec<RoomEffect>, StoreError> {
-        let calls = rooms.into_iter().map(|room| async move {
-            let (is, count, ended): (i64, u64, i64) = self
-                .invoke(
-                    "room_sync",
-                    self.scripts
-                        .room_sync
-                        .key(self.keys.room_members(&room))
-                        .key(self.keys.room_visible(&room))
-                        .key(self.keys.room_typing(&room))
-                        .arg(user)
-                        .arg(if visible { "1" } else { "0" })
-                        .arg(typing_of.unwrap_or("")),
-                )
-                .await?;
-            Ok::<_, StoreError>(RoomEffect {
-                room,
-                count,
-                was_member: true,
-                is_member: is == 1,
-                typing_ended: ended == 1,
-            })
-        });
-        try_join_all(calls).await
-    }
-
-    async fn index_session(
-        &self,
-        node: &str,
-        user: &str,
-        session: &str,
-        add: bool,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let key = self.keys.node_sessions(node);
-        let member = format!("{user} {session}");
-        self.timed("node_index", async move {
-            if add {
-                conn.sadd::<_, _, ()>(&key, &member).await
-            } else {
-                conn.srem::<_, _, ()>(&key, &member).await
-            }
-        })
-        .await
     }
 }
 
@@ -605,9 +382,9 @@ impl Store for RedisStore {
 
     async fn set_typing(
         &self,
-        room: &str,
         user: &str,
         session: &str,
+        room: &str,
         until_ms: u64,
     ) -> Result<TypingOutcome, StoreError> {
         let outcome: i64 = self
@@ -631,8 +408,8 @@ impl Store for RedisStore {
 
     async fn clear_typing(
         &self,
-        room: &str,
         user: &str,
+        room: &str,
         deadline_ms: Option<u64>,
     ) -> Result<bool, StoreError> {
         let ended: i64 = self
@@ -656,144 +433,5 @@ impl Store for RedisStore {
         })
         .await
         .is_ok()
-    }
-
-    fn shared(&self) -> bool {
-        true
-    }
-
-    async fn renew_lease(&self, node: &str, ttl_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        let lease = self.keys.lease(node);
-        let nodes = self.keys.nodes();
-        self.timed("lease", async move {
-            let previous: Option<String> = redis::cmd("SET")
-                .arg(&lease)
-                .arg(now_ms)
-                .arg("PX")
-                .arg(ttl_ms)
-                .arg("GET")
-                .query_async(&mut conn)
-                .await?;
-            conn.zadd::<_, _, _, ()>(&nodes, node, now_ms + ttl_ms)
-                .await?;
-            Ok(previous.is_some())
-        })
-        .await
-    }
-
-    async fn release_lease(&self, node: &str, ttl_ms: u64, now_ms: u64) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let lease = self.keys.lease(node);
-        let nodes = self.keys.nodes();
-        self.timed("lease", async move {
-            conn.pset_ex::<_, _, ()>(&lease, now_ms, ttl_ms.max(1))
-                .await?;
-            conn.zadd::<_, _, _, ()>(&nodes, node, now_ms + ttl_ms)
-                .await
-        })
-        .await
-    }
-
-    async fn expired_nodes(&self, now_ms: u64) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.conn.clone();
-        let nodes = self.keys.nodes();
-        self.timed("lease", async move {
-            conn.zrangebyscore(&nodes, "-inf", now_ms).await
-        })
-        .await
-    }
-
-    async fn claim_sweep(&self, node: &str, by: &str, ttl_ms: u64) -> Result<bool, StoreError> {
-        let claimed: i64 = self
-            .invoke(
-                "sweep_claim",
-                self.scripts
-                    .sweep_claim
-                    .key(self.keys.lease(node))
-                    .key(self.keys.sweep(node))
-                    .arg(by)
-                    .arg(ttl_ms),
-            )
-            .await?;
-        Ok(claimed == 1)
-    }
-
-    async fn node_sessions(&self, node: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let mut conn = self.conn.clone();
-        let key = self.keys.node_sessions(node);
-        let members: Vec<String> = self
-            .timed("node_index", async move { conn.smembers(&key).await })
-            .await?;
-        Ok(members
-            .into_iter()
-            .filter_map(|m| {
-                let (user, session) = m.split_once(' ')?;
-                Some((user.to_owned(), session.to_owned()))
-            })
-            .collect())
-    }
-
-    async fn forget_node(&self, node: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let (nodes, index) = (self.keys.nodes(), self.keys.node_sessions(node));
-        // The claim is left to expire by itself: deleting it could let a slow second
-        // sweeper start over.
-        self.timed("lease", async move {
-            conn.zrem::<_, _, ()>(&nodes, node).await?;
-            conn.del::<_, ()>(&index).await
-        })
-        .await
-    }
-
-    async fn assert_session(
-        &self,
-        session: NewSession,
-        activity: ActivityState,
-        rooms: &[String],
-        now_ms: u64,
-    ) -> Result<Option<UserChange>, StoreError> {
-        self.index_session(&session.node, &session.user, &session.id, true)
-            .await?;
-        let wanted: BTreeSet<String> = rooms.iter().cloned().collect();
-        let (before, after, changed) = self
-            .modify(&session.user, now_ms, |st| {
-                let mut changed = false;
-                if !st.has_session(&session.id) {
-                    st.record.name.clone_from(&session.name);
-                    st.record.sessions.push(SessionState {
-                        id: session.id.clone(),
-                        device: session.device.clone(),
-                        activity,
-                        lingering: false,
-                    });
-                    st.nodes.insert(session.id.clone(), session.node.clone());
-                    changed = true;
-                }
-                let have = st.rooms.entry(session.id.clone()).or_default();
-                if !wanted.is_subset(have) {
-                    have.extend(wanted.iter().cloned());
-                    changed = true;
-                }
-                Ok(changed)
-            })
-            .await?;
-        let visible = after.record.visible();
-        let mut effects = Vec::new();
-        for room in &wanted {
-            effects.push(
-                self.room_join(room, &session.user, &session.id, visible)
-                    .await?,
-            );
-        }
-        let joined_anew = effects.iter().any(|e| !e.was_member);
-        if !changed && !joined_anew {
-            return Ok(None);
-        }
-        Ok(Some(UserChange {
-            before,
-            after: after.record,
-            rooms: effects,
-        }))
     }
 }
