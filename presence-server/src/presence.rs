@@ -59,7 +59,7 @@ impl UserRecord {
         self.sessions.iter_mut().find(|s| s.id == id)
     }
 
-    /// The status others see (PROTOCOL.md, "Effective status").
+    /// The status others see (`docs/protocol.md`, "Effective status").
     pub fn public_status(&self) -> EffectiveStatus {
         if self.sessions.is_empty() || self.chosen == ChosenStatus::Invisible {
             return EffectiveStatus::Offline;

@@ -12,7 +12,7 @@ pub struct Fixture {
     pub text: String,
 }
 
-/// The frame types of PROTOCOL.md, client → server.
+/// The frame types of `docs/protocol.md`, client → server.
 pub const CLIENT_TYPES: [&str; 12] = [
     "hello",
     "ping",
@@ -28,7 +28,7 @@ pub const CLIENT_TYPES: [&str; 12] = [
     "set_privacy",
 ];
 
-/// The frame types of PROTOCOL.md, server → client.
+/// The frame types of `docs/protocol.md`, server → client.
 pub const SERVER_TYPES: [&str; 10] = [
     "welcome",
     "room_state",
