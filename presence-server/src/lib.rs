@@ -24,7 +24,12 @@
 //!   nodes, and its backends (`broker/memory.rs`).
 //! - [`hub`]: this node's sessions by room and watched user; serializes each event
 //!   once, coalesces room diffs (a quiet room's change at once, then at most one
-//!   `room_diff` per room per window), never blocks on a slow client.
+//!   `room_diff` per room per window), never blocks on a slow client. Its parts: who
+//!   is subscribed to what (`hub/registry.rs`), the per-room coalescing windows
+//!   (`hub/coalesce.rs`), and the hold/release protocol of joins and resyncs, whose
+//!   ordering invariant heads `hub/hold.rs`.
+//! - [`frame`]: serialized protocol frames ([`frame::Utf8Bytes`]), shared by every
+//!   recipient; what the hub and the outbox deal in, knowing nothing of WebSocket.
 //! - [`timers`]: every deadline (grace, typing, custom status expiry) in one sorted set
 //!   with one task.
 //! - [`auth`]: JWT verification (HS256) and room/watch patterns.
@@ -39,6 +44,7 @@ pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod frame;
 pub mod http;
 pub mod hub;
 pub mod metrics;

@@ -26,6 +26,8 @@ use hyper::upgrade::OnUpgrade;
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::frame::Utf8Bytes;
+
 /// Close codes of RFC 6455 that the codec itself uses.
 pub mod close {
     /// The peer broke the WebSocket protocol.
@@ -34,35 +36,6 @@ pub mod close {
     pub const INVALID_DATA: u16 = 1007;
     /// The echo of a close frame that carried no code.
     pub const NORMAL: u16 = 1000;
-}
-
-/// UTF-8 text, cheap to clone: one serialized frame shared by every recipient.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Utf8Bytes(Bytes);
-
-impl Utf8Bytes {
-    pub const fn from_static(s: &'static str) -> Self {
-        Self(Bytes::from_static(s.as_bytes()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only built from `str`s.
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl From<String> for Utf8Bytes {
-    fn from(s: String) -> Self {
-        Self(Bytes::from(s))
-    }
 }
 
 /// A frame the server sends.
@@ -84,7 +57,7 @@ impl Outgoing {
     /// Appends the frame, unmasked (server to client), to `buf`.
     pub fn encode(&self, buf: &mut Vec<u8>) {
         match self {
-            Outgoing::Text(text) => encode_frame(buf, 0x1, &[&text.0]),
+            Outgoing::Text(text) => encode_frame(buf, 0x1, &[text.as_bytes()]),
             Outgoing::Ping => encode_frame(buf, 0x9, &[]),
             Outgoing::Pong(payload) => encode_frame(buf, 0xA, &[payload]),
             Outgoing::Close(code, reason) => {
