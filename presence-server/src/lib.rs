@@ -8,7 +8,11 @@
 //!   `POST /dev/token` in development mode. [`app`] builds the router.
 //! - [`session`]: one task per WebSocket: `hello`, frame validation, rate limits,
 //!   pings and dead-connection detection, and the writes from a bounded queue
-//!   ([`outbox`]), all polled by that one task; [`ws`] is its WebSocket codec.
+//!   ([`outbox`]), all polled by that one task. It closes a connection only with a
+//!   [`presence_protocol::CloseCode`].
+//! - [`ws`]: the only place that knows RFC 6455: the upgrade handshake
+//!   (`ws/handshake.rs`), the framing, masking and close frames (`ws/codec.rs`), and
+//!   the connection a session polls (`ws/mod.rs`).
 //! - [`small`]: the small sets and vectors each session holds a few entries of.
 //! - [`service`]: the presence rules. A request becomes one atomic store step; the
 //!   change it reports becomes events (joins, leaves, updates, typing, presence) by a
