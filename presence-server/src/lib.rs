@@ -8,7 +8,13 @@
 //!   `POST /dev/token` in development mode. [`app`] builds the router.
 //! - [`session`]: one task per WebSocket: `hello`, frame validation, rate limits,
 //!   pings and dead-connection detection, and the writes from a bounded queue
-//!   ([`outbox`]), all polled by that one task; [`ws`] is its WebSocket codec.
+//!   ([`outbox`]), all polled by that one task. It closes a connection only with a
+//!   [`presence_protocol::CloseCode`].
+//! - [`ws`]: the only place that knows RFC 6455: the upgrade handshake
+//!   (`ws/handshake.rs`), the framing, masking and close frames (`ws/codec.rs`), and
+//!   the connection a session polls (`ws/mod.rs`).
+//! - [`frame`]: serialized protocol frames ([`frame::Utf8Bytes`]), shared by every
+//!   recipient; what the hub and the outbox deal in, knowing nothing of WebSocket.
 //! - [`small`]: the small sets and vectors each session holds a few entries of.
 //! - [`service`]: the presence rules. A request becomes one atomic store step; the
 //!   change it reports becomes events (joins, leaves, updates, typing, presence) by a
@@ -21,10 +27,14 @@
 //!   backends (`store/memory.rs`, `store/redis/`: record compare-and-set, room steps,
 //!   leases, Lua scripts).
 //! - [`broker`]: the [`Broker`] trait that carries events between
-//!   nodes, and its backends (`broker/memory.rs`).
+//!   nodes, and its backends (`broker/memory.rs`, `broker/redis.rs`), both checked by
+//!   `tests/broker_conformance.rs`.
 //! - [`hub`]: this node's sessions by room and watched user; serializes each event
 //!   once, coalesces room diffs (a quiet room's change at once, then at most one
-//!   `room_diff` per room per window), never blocks on a slow client.
+//!   `room_diff` per room per window), never blocks on a slow client. Its parts: who
+//!   is subscribed to what (`hub/registry.rs`), the per-room coalescing windows
+//!   (`hub/coalesce.rs`), and the hold/release protocol of joins and resyncs, whose
+//!   ordering invariant heads `hub/hold.rs`.
 //! - [`timers`]: every deadline (grace, typing, custom status expiry) in one sorted set
 //!   with one task.
 //! - [`auth`]: JWT verification (HS256) and room/watch patterns.
@@ -39,6 +49,7 @@ pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod frame;
 pub mod http;
 pub mod hub;
 pub mod metrics;

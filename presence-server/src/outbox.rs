@@ -19,8 +19,9 @@ use std::task::Waker;
 use futures_util::task::AtomicWaker;
 use presence_protocol::ServerFrame;
 
+use crate::frame::Utf8Bytes;
 use crate::metrics;
-use crate::ws::{Outgoing, Utf8Bytes};
+use crate::ws::Outgoing;
 
 /// The sending side of a session's outbound queue; clones share one queue.
 #[derive(Debug, Clone)]
@@ -166,6 +167,19 @@ impl Outbox {
             return Some(Take::Frames(std::mem::take(&mut queue.frames)));
         }
         queue.finished.then_some(Take::Finished)
+    }
+
+    /// The text frames queued so far, taken (what the hub's tests look at).
+    #[cfg(test)]
+    pub(crate) fn take_texts(&self) -> Vec<Utf8Bytes> {
+        let mut texts = Vec::new();
+        while let Some(Take::Frames(queued)) = self.try_take() {
+            texts.extend(queued.into_iter().filter_map(|frame| match frame {
+                Outgoing::Text(text) => Some(text),
+                _ => None,
+            }));
+        }
+        texts
     }
 }
 

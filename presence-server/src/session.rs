@@ -27,22 +27,16 @@ use crate::config::Config;
 use crate::metrics;
 use crate::outbox::{Outbox, Take};
 use crate::service::{Failure, Service, SessionCtx};
-use crate::ws::{self, Conn, Incoming, Outgoing, ReadError};
+use crate::ws::{Conn, Incoming, Outgoing, ReadError};
 
 /// Over-limit frames in a row (without one within the limit between them) after
 /// which the connection is closed with 4429.
 const RATE_ABUSE_FRAMES: u32 = 20;
 
-/// Close code for a session whose outbound queue overflowed: "try again later". Not
-/// one of the protocol's own codes; clients reconnect as on any unexpected close.
-const CLOSE_TOO_SLOW: u16 = 1013;
-/// Close code for a user over the session limit: "policy violation".
-const CLOSE_POLICY: u16 = 1008;
-
 /// How a session ended.
 enum End {
     /// Close with this code and reason.
-    Close(u16, &'static str),
+    Close(CloseCode, &'static str),
     /// The client sent a close frame (with this code): answer it.
     Closed(Option<u16>),
     /// The socket is gone or broken: nothing to send.
@@ -96,7 +90,7 @@ pub async fn serve(mut live: Box<Live>) {
     // The server began to stop after the handshake but before the session was
     // registered where the stop reaches it.
     let end = if live.shutdown.is_cancelled() {
-        End::Close(CloseCode::Restarting.code(), "server restarting")
+        End::Close(CloseCode::Restarting, "server restarting")
     } else {
         run(&mut live, &mut ctx).await
     };
@@ -179,11 +173,11 @@ async fn close(live: Box<Live>, end: End) {
     } = *live;
     let (code, reason, read_to_close) = match end {
         End::Close(code, reason) => {
-            metrics::closed_with(code);
-            (code, reason, true)
+            metrics::closed_with(code.code());
+            (code.code(), reason, true)
         }
         // The client closed: answer with its code, as the protocol asks.
-        End::Closed(code) => (code.unwrap_or(ws::close::NORMAL), "", false),
+        End::Closed(code) => (code.unwrap_or(CloseCode::Normal.code()), "", false),
         End::Lost => {
             out.finish();
             return;
@@ -251,10 +245,10 @@ async fn handshake(live: &mut Live) -> Result<Box<SessionCtx>, End> {
     let deadline = Instant::now() + Duration::from_millis(service.config.hello_timeout_ms);
     let text = loop {
         let message = tokio::select! {
-            () = shutdown.cancelled() => return Err(End::Close(CloseCode::Restarting.code(), "server restarting")),
+            () = shutdown.cancelled() => return Err(End::Close(CloseCode::Restarting, "server restarting")),
             () = sleep_until(deadline) => {
                 send_error(out, ErrorCode::Unauthorized, "no hello in time", None);
-                return Err(End::Close(CloseCode::HelloTimeout.code(), "no hello in time"));
+                return Err(End::Close(CloseCode::HelloTimeout, "no hello in time"));
             }
             m = conn.next() => m,
         };
@@ -267,7 +261,7 @@ async fn handshake(live: &mut Live) -> Result<Box<SessionCtx>, End> {
                     "binary frames are not supported",
                     None,
                 );
-                return Err(End::Close(CloseCode::Unauthorized.code(), "expected hello"));
+                return Err(End::Close(CloseCode::Unauthorized, "expected hello"));
             }
             Ok(Incoming::Ping(payload)) => out.send_message(Outgoing::Pong(payload)),
             Ok(Incoming::Pong) => {}
@@ -276,7 +270,7 @@ async fn handshake(live: &mut Live) -> Result<Box<SessionCtx>, End> {
         }
     };
     if text.len() > service.config.max_frame_bytes {
-        return Err(End::Close(CloseCode::FrameTooBig.code(), "frame too big"));
+        return Err(End::Close(CloseCode::FrameTooBig, "frame too big"));
     }
     let (token, device) = match ClientFrame::decode(&text) {
         Ok(ClientFrame::Hello { token, device, .. }) => (token, device),
@@ -290,11 +284,11 @@ async fn handshake(live: &mut Live) -> Result<Box<SessionCtx>, End> {
                 ),
                 other.reference(),
             );
-            return Err(End::Close(CloseCode::Unauthorized.code(), "expected hello"));
+            return Err(End::Close(CloseCode::Unauthorized, "expected hello"));
         }
         Err(e) => {
             send_error(out, ErrorCode::BadRequest, e.message, e.reference);
-            return Err(End::Close(CloseCode::Unauthorized.code(), "expected hello"));
+            return Err(End::Close(CloseCode::Unauthorized, "expected hello"));
         }
     };
     metrics::frame_in("hello");
@@ -302,7 +296,7 @@ async fn handshake(live: &mut Live) -> Result<Box<SessionCtx>, End> {
         Ok(identity) => identity,
         Err(message) => {
             send_error(out, ErrorCode::Unauthorized, message, None);
-            return Err(End::Close(CloseCode::Unauthorized.code(), "unauthorized"));
+            return Err(End::Close(CloseCode::Unauthorized, "unauthorized"));
         }
     };
     // Without a label the session can never be resumed by another: a made-up label
@@ -318,9 +312,9 @@ async fn handshake(live: &mut Live) -> Result<Box<SessionCtx>, End> {
             send_error(out, f.code, f.message, None);
             Err(End::Close(
                 if f.code == ErrorCode::TooMany {
-                    CLOSE_POLICY
+                    CloseCode::PolicyViolation
                 } else {
-                    CloseCode::Restarting.code()
+                    CloseCode::Restarting
                 },
                 "session refused",
             ))
@@ -371,7 +365,7 @@ async fn run(live: &mut Live, ctx: &mut SessionCtx) -> End {
                     }) {
                         // The peer does not take our bytes.
                         live.out.kill();
-                        return End::Close(CLOSE_TOO_SLOW, "client too slow");
+                        return End::Close(CloseCode::TryAgainLater, "client too slow");
                     }
                     if now >= next_ping {
                         live.out.send_message(Outgoing::Ping);
@@ -386,9 +380,11 @@ async fn run(live: &mut Live, ctx: &mut SessionCtx) -> End {
                     continue;
                 }
                 Some(Event::Message(message)) => message,
-                Some(Event::Killed) => return End::Close(CLOSE_TOO_SLOW, "client too slow"),
+                Some(Event::Killed) => {
+                    return End::Close(CloseCode::TryAgainLater, "client too slow")
+                }
                 Some(Event::Stopped) => {
-                    return End::Close(CloseCode::Restarting.code(), "server restarting")
+                    return End::Close(CloseCode::Restarting, "server restarting")
                 }
                 Some(Event::WriteFailed) => return End::Lost,
                 Some(Event::WriteBlocked) => {
@@ -411,7 +407,7 @@ async fn run(live: &mut Live, ctx: &mut SessionCtx) -> End {
                         None,
                     );
                     if bad_frames >= MAX_BAD_FRAMES {
-                        return End::Close(CloseCode::ProtocolAbuse.code(), "too many bad frames");
+                        return End::Close(CloseCode::ProtocolAbuse, "too many bad frames");
                     }
                     continue;
                 }
@@ -429,7 +425,7 @@ async fn run(live: &mut Live, ctx: &mut SessionCtx) -> End {
             };
             last_inbound = Instant::now();
             if text.len() > live.service.config.max_frame_bytes {
-                return End::Close(CloseCode::FrameTooBig.code(), "frame too big");
+                return End::Close(CloseCode::FrameTooBig, "frame too big");
             }
             if live.limiter.check().is_err() {
                 metrics::rate_limited();
@@ -443,7 +439,7 @@ async fn run(live: &mut Live, ctx: &mut SessionCtx) -> End {
                     );
                 }
                 if over_limit_streak >= RATE_ABUSE_FRAMES {
-                    return End::Close(CloseCode::RateLimitAbuse.code(), "rate limit abuse");
+                    return End::Close(CloseCode::RateLimitAbuse, "rate limit abuse");
                 }
                 continue;
             }
@@ -454,7 +450,7 @@ async fn run(live: &mut Live, ctx: &mut SessionCtx) -> End {
                     bad_frames += 1;
                     send_error(&ctx.out, ErrorCode::BadRequest, e.message, e.reference);
                     if bad_frames >= MAX_BAD_FRAMES {
-                        return End::Close(CloseCode::ProtocolAbuse.code(), "too many bad frames");
+                        return End::Close(CloseCode::ProtocolAbuse, "too many bad frames");
                     }
                     continue;
                 }
@@ -471,7 +467,7 @@ async fn run(live: &mut Live, ctx: &mut SessionCtx) -> End {
                 }
                 send_error(&ctx.out, code, message, reference);
                 if bad_frames >= MAX_BAD_FRAMES {
-                    return End::Close(CloseCode::ProtocolAbuse.code(), "too many bad frames");
+                    return End::Close(CloseCode::ProtocolAbuse, "too many bad frames");
                 }
             }
         }
@@ -508,9 +504,9 @@ fn rate_limiter(per_sec: u32, burst: u32) -> DefaultDirectRateLimiter {
 fn read_error(e: ReadError) -> End {
     match e {
         ReadError::Lost => End::Lost,
-        ReadError::TooBig => End::Close(CloseCode::FrameTooBig.code(), "frame too big"),
-        ReadError::Protocol(what) => End::Close(ws::close::PROTOCOL_ERROR, what),
-        ReadError::NotUtf8 => End::Close(ws::close::INVALID_DATA, "text is not UTF-8"),
+        ReadError::TooBig => End::Close(CloseCode::FrameTooBig, "frame too big"),
+        ReadError::Protocol(what) => End::Close(CloseCode::ProtocolError, what),
+        ReadError::NotUtf8 => End::Close(CloseCode::InvalidData, "text is not UTF-8"),
     }
 }
 

@@ -235,7 +235,7 @@ impl Service {
                 .join(&ctx.identity.user, &ctx.session, &room, now)
                 .await?;
             self.publish_change(&change, now).await;
-            let snapshot_at = std::time::Instant::now();
+            let snapshot_at = tokio::time::Instant::now();
             let snapshot = self
                 .store
                 .room_snapshot(

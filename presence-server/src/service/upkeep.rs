@@ -124,7 +124,7 @@ impl Service {
         if held.is_empty() {
             return;
         }
-        let snapshot_at = std::time::Instant::now();
+        let snapshot_at = tokio::time::Instant::now();
         let snapshot = match self
             .store
             .room_snapshot(

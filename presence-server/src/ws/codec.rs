@@ -1,69 +1,11 @@
-//! WebSocket (RFC 6455), server side, over an upgraded HTTP/1.1 connection.
-//!
-//! The protocol's frames are small text messages, and an idle connection must cost as
-//! little as possible, so this is a small codec of our own rather than a general
-//! library: nothing is buffered between frames (a read goes through a buffer on the
-//! stack, and only a partial frame is kept), and writing encodes a batch of frames
-//! into one short-lived buffer, written at once. A general library keeps a read buffer
-//! and a write buffer per connection for its whole life, the latter as large as the
-//! largest message ever sent (a `room_state` of a big room): that was a third of a
-//! session's memory.
-//!
-//! No extensions (compression) and no subprotocol are negotiated. Client frames must be
-//! masked, control frames short and unfragmented; a violation is a protocol error.
+//! Framing (RFC 6455, section 5): encoding the server's frames (unmasked), and
+//! decoding the client's (masked), with fragmented messages, control frames, close
+//! frames and the size limit. Client frames must be masked, control frames short and
+//! unfragmented; a violation is a protocol error.
 
-use std::future::poll_fn;
-use std::mem::MaybeUninit;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
-
-use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode, Version};
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use bytes::Bytes;
-use hyper::upgrade::OnUpgrade;
-use sha1::{Digest, Sha1};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Close codes of RFC 6455 that the codec itself uses.
-pub mod close {
-    /// The peer broke the WebSocket protocol.
-    pub const PROTOCOL_ERROR: u16 = 1002;
-    /// A text message that is not UTF-8.
-    pub const INVALID_DATA: u16 = 1007;
-    /// The echo of a close frame that carried no code.
-    pub const NORMAL: u16 = 1000;
-}
-
-/// UTF-8 text, cheap to clone: one serialized frame shared by every recipient.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Utf8Bytes(Bytes);
-
-impl Utf8Bytes {
-    pub const fn from_static(s: &'static str) -> Self {
-        Self(Bytes::from_static(s.as_bytes()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only built from `str`s.
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl From<String> for Utf8Bytes {
-    fn from(s: String) -> Self {
-        Self(Bytes::from(s))
-    }
-}
+use crate::frame::Utf8Bytes;
 
 /// A frame the server sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +26,7 @@ impl Outgoing {
     /// Appends the frame, unmasked (server to client), to `buf`.
     pub fn encode(&self, buf: &mut Vec<u8>) {
         match self {
-            Outgoing::Text(text) => encode_frame(buf, 0x1, &[&text.0]),
+            Outgoing::Text(text) => encode_frame(buf, 0x1, &[text.as_bytes()]),
             Outgoing::Ping => encode_frame(buf, 0x9, &[]),
             Outgoing::Pong(payload) => encode_frame(buf, 0xA, &[payload]),
             Outgoing::Close(code, reason) => {
@@ -136,108 +78,34 @@ pub enum ReadError {
     NotUtf8,
 }
 
-/// One client's connection: reads its messages, and writes what the session queues.
-///
-/// Both sides are driven by polls from the session's one task, so a connection costs
-/// no task of its own, and its state lives here, not in a future: [`Conn::poll_next`]
-/// and [`Conn::poll_write`] can be polled from a `select!` or a `poll_fn` and dropped
-/// at any time. Nothing is buffered between frames: an idle connection holds two empty
-/// `Vec`s.
+/// What has been read of the client's frames and not taken yet: a partial frame and a
+/// fragmented message, usually neither (then it holds one empty `Vec`).
 #[derive(Debug)]
-pub struct Conn<S> {
-    io: S,
+pub(super) struct Decoder {
     /// Bytes of a frame not complete yet (usually none).
-    buf: Vec<u8>,
+    pub(super) buf: Vec<u8>,
     /// The message being assembled from fragments (rare): whether it is text, and its
     /// data.
     fragments: Option<Box<(bool, Vec<u8>)>>,
-    /// Encoded frames not written yet, and how much of them is written.
-    out: Vec<u8>,
-    written: usize,
     max_message: usize,
 }
 
-/// What one read from the socket may take at most.
-const READ_CHUNK: usize = 4096;
-
-impl<S> Conn<S> {
-    pub fn new(io: S, max_message: usize) -> Self {
+impl Decoder {
+    pub(super) fn new(max_message: usize) -> Self {
         Self {
-            io,
             buf: Vec::new(),
             fragments: None,
-            out: Vec::new(),
-            written: 0,
             max_message,
         }
     }
 
-    /// Encodes a frame behind those not written yet.
-    pub fn queue(&mut self, frame: &Outgoing) {
-        frame.encode(&mut self.out);
-    }
-
-    /// Whether frames are waiting to be written.
-    pub fn has_unwritten(&self) -> bool {
-        self.written < self.out.len()
-    }
-}
-
-impl<S: AsyncWrite + Unpin> Conn<S> {
-    /// Writes what is queued. Ready once all of it is written; then the buffer is
-    /// dropped, so an idle connection keeps none.
-    pub fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        while self.written < self.out.len() {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..]))?;
-            if n == 0 {
-                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
-            }
-            self.written += n;
-        }
-        if !self.out.is_empty() {
-            self.out = Vec::new();
-            self.written = 0;
-        }
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    /// Shuts the sending side down (after the close frame).
-    pub fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
-
-impl<S: AsyncRead + Unpin> Conn<S> {
-    /// The next message. After an error the connection must not be read again.
-    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Incoming, ReadError>> {
-        loop {
-            if let Some(message) = self.parse()? {
-                return Poll::Ready(Ok(message));
-            }
-            ready!(self.poll_fill(cx))?;
-        }
-    }
-
-    /// [`Conn::poll_next`] as a future.
-    pub async fn next(&mut self) -> Result<Incoming, ReadError> {
-        poll_fn(|cx| self.poll_next(cx)).await
-    }
-
-    /// Reads what the socket has into `buf`, through a buffer on the stack.
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ReadError>> {
-        let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-        let mut read = ReadBuf::uninit(&mut chunk);
-        if ready!(Pin::new(&mut self.io).poll_read(cx, &mut read)).is_err()
-            || read.filled().is_empty()
-        {
-            return Poll::Ready(Err(ReadError::Lost));
-        }
-        self.buf.extend_from_slice(read.filled());
-        Poll::Ready(Ok(()))
+    /// Adds bytes read from the socket.
+    pub(super) fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
     }
 
     /// Takes one complete frame out of `buf`; `None` until one is there.
-    fn parse(&mut self) -> Result<Option<Incoming>, ReadError> {
+    pub(super) fn parse(&mut self) -> Result<Option<Incoming>, ReadError> {
         loop {
             let Some((opcode, fin, payload)) = self.take_frame()? else {
                 return Ok(None);
@@ -347,85 +215,11 @@ fn message(text: bool, data: Vec<u8>) -> Result<Incoming, ReadError> {
         .map_err(|_| ReadError::NotUtf8)
 }
 
-/// Checks a WebSocket upgrade request (HTTP/1.1) and answers it: the `101` response,
-/// and the future that yields the connection once the response is sent.
-#[allow(clippy::result_large_err)] // the error is the response to send
-pub fn accept(request: &mut Request<Body>) -> Result<(Response, OnUpgrade), Response> {
-    let refuse = |status: StatusCode, message: &'static str| (status, message).into_response();
-    if request.version() != Version::HTTP_11 {
-        return Err(refuse(
-            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            "WebSocket upgrades need HTTP/1.1\n",
-        ));
-    }
-    if request.method() != Method::GET {
-        return Err(refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "a WebSocket upgrade is a GET request\n",
-        ));
-    }
-    let headers = request.headers();
-    if !header_has_token(headers, &header::CONNECTION, "upgrade") {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "`Connection` header did not include `upgrade`\n",
-        ));
-    }
-    if !header_has_token(headers, &header::UPGRADE, "websocket") {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "`Upgrade` header did not include `websocket`\n",
-        ));
-    }
-    if headers
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .is_none_or(|v| v.as_bytes() != b"13")
-    {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "`Sec-WebSocket-Version` header is not `13`\n",
-        ));
-    }
-    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "`Sec-WebSocket-Key` header missing\n",
-        ));
-    };
-    let accept = accept_key(key.as_bytes());
-    let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
-        return Err(refuse(
-            StatusCode::UPGRADE_REQUIRED,
-            "this connection cannot be upgraded\n",
-        ));
-    };
-    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    if let Ok(accept) = HeaderValue::from_str(&accept) {
-        h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    }
-    Ok((response, on_upgrade))
-}
-
-fn header_has_token(headers: &HeaderMap, name: &header::HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-    })
-}
-
-/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455, section 4.2.2).
-fn accept_key(key: &[u8]) -> String {
-    let mut sha1 = Sha1::new();
-    sha1.update(key);
-    sha1.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    base64::engine::general_purpose::STANDARD.encode(sha1.finalize())
-}
-
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
+    use super::super::Conn;
     use super::*;
 
     /// A client frame: masked with a fixed key.
@@ -459,14 +253,6 @@ mod tests {
                 return out;
             }
         }
-    }
-
-    #[test]
-    fn accept_key_matches_the_rfc_example() {
-        assert_eq!(
-            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
     }
 
     #[test]
@@ -595,6 +381,6 @@ mod tests {
         assert_eq!(reader.next().await, Ok(Incoming::Text("split me".into())));
         drop(writer.await.unwrap());
         assert_eq!(reader.next().await, Err(ReadError::Lost));
-        assert!(reader.buf.is_empty() && reader.buf.capacity() == 0);
+        assert!(reader.decoder.buf.is_empty() && reader.decoder.buf.capacity() == 0);
     }
 }
