@@ -125,7 +125,7 @@ fn hub_with(n: usize) -> (Hub, Vec<Outbox>) {
         let out = Outbox::new(4096);
         let id = hub.register(&format!("user-{i}"), out.clone());
         hub.subscribe_room("r", id);
-        hub.release_room("r", id, &state, n as u64, Instant::now());
+        hub.release_room("r", id, &state, n as u64, tokio::time::Instant::now());
         receivers.push(out);
     }
     drain(&mut receivers);

@@ -19,9 +19,10 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use presence_protocol::{Presence, ServerFrame};
+use tokio::time::Instant;
 
 use crate::events::{Event, RoomChange, Topic};
 use crate::metrics;
