@@ -37,6 +37,8 @@
 //!   ordering invariant heads `hub/hold.rs`.
 //! - [`timers`]: every deadline (grace, typing, custom status expiry) in one sorted set
 //!   with one task.
+//! - [`clock`]: the [`Clock`] the service, its timers and its upkeep read the time
+//!   from: the wall clock, or in tests tokio's (pausable) clock.
 //! - [`auth`]: JWT verification (HS256) and room/watch patterns.
 //! - [`redis_link`]: the Redis (or Redis Cluster) connection and key layout shared by
 //!   `store/redis/` and `broker/redis.rs`.
@@ -72,6 +74,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use crate::clock::Clock;
 pub use crate::config::{Config, ConfigError};
 pub use crate::http::{app, AppState};
 
@@ -104,6 +107,15 @@ pub enum StartError {
 pub async fn build(
     config: Config,
     bound: std::net::SocketAddr,
+) -> Result<Arc<Service>, StartError> {
+    build_with_clock(config, bound, Clock::system()).await
+}
+
+/// [`build`] on `clock` ([`Clock::tokio`] in tests, so that paused time drives it).
+pub async fn build_with_clock(
+    config: Config,
+    bound: std::net::SocketAddr,
+    clock: Clock,
 ) -> Result<Arc<Service>, StartError> {
     config.check(bound)?;
     let (auth, dev_mode) = match &config.jwt_secret {
@@ -163,6 +175,7 @@ pub async fn build(
         ..config
     };
     Ok(Arc::new(Service::new(
+        clock,
         Arc::new(config),
         auth,
         dev_mode,
@@ -180,8 +193,18 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_with_clock(listener, config, Clock::system(), shutdown).await
+}
+
+/// [`run`] on `clock` ([`Clock::tokio`] in tests, so that paused time drives it).
+pub async fn run_with_clock(
+    listener: TcpListener,
+    config: Config,
+    clock: Clock,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
-    let service = build(config, bound).await?;
+    let service = build_with_clock(config, bound, clock).await?;
     if service.dev_mode {
         tracing::warn!(
             "DEVELOPMENT MODE: no --jwt-secret (PRESENCE_JWT_SECRET) is set, so tokens are \

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::now_ms;
+use crate::clock::Clock;
 
 /// What a deadline is for. At most one deadline per key: scheduling a key again moves
 /// it.
@@ -34,14 +34,24 @@ struct Inner {
 }
 
 /// A sorted deadline set with one sleeper (see the module docs).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Timers {
     /// A `std::sync::Mutex`: no `.await` while it is held.
     inner: Mutex<Inner>,
     changed: Notify,
+    /// Deadlines are epoch ms on this clock; the sleeps between them are tokio's.
+    clock: Clock,
 }
 
 impl Timers {
+    pub fn new(clock: Clock) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            changed: Notify::new(),
+            clock,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner
             .lock()
@@ -115,13 +125,13 @@ impl Timers {
     pub async fn run(&self, stop: CancellationToken, fire: impl Fn(TimerKey, u64)) {
         loop {
             let next = loop {
-                match self.pop_due(now_ms()) {
+                match self.pop_due(self.clock.now_ms()) {
                     Ok((key, at)) => fire(key, at),
                     Err(next) => break next,
                 }
             };
             let sleep = match next {
-                Some(at) => Duration::from_millis(at.saturating_sub(now_ms()).max(1)),
+                Some(at) => Duration::from_millis(at.saturating_sub(self.clock.now_ms()).max(1)),
                 None => Duration::from_secs(3600),
             };
             tokio::select! {
@@ -138,10 +148,11 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn fires_in_deadline_order_and_honours_moves_and_cancels() {
-        let timers = Arc::new(Timers::default());
-        let now = now_ms();
+        let clock = Clock::tokio();
+        let timers = Arc::new(Timers::new(clock));
+        let now = clock.now_ms();
         let key = |u: &str| TimerKey::Custom { user: u.into() };
         timers.schedule(key("late"), now + 60);
         timers.schedule(key("early"), now + 20);

@@ -1,11 +1,15 @@
 //! The connection itself: refusing bad tokens, surviving bad frames, size and rate
 //! limits, liveness (server pings, dead and slow clients), shutdown, and the HTTP
 //! routes next to the WebSocket.
+//!
+//! The tests of timeouts and pings run under paused tokio time (`start_paused`), so
+//! that the intervals they count are exact however busy the machine; the rest run in
+//! real time.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{http_get, http_post_json, http_request, token, token_with, Client, TestServer};
 use presence_protocol::{ErrorCode, ServerFrame};
@@ -13,6 +17,7 @@ use presence_server::auth::{Auth, Claims};
 use presence_server::clock::now_ms;
 use presence_server::{Config, ConfigError, StartError};
 use serde_json::{json, Value};
+use tokio::time::Instant;
 
 // ---------------------------------------------------------------------------------
 // Helpers
@@ -176,7 +181,7 @@ async fn first_frame_other_than_hello_is_refused() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn client_that_never_says_hello_is_closed_with_4408() {
     let server = TestServer::with(|c| c.hello_timeout_ms = 300).await;
     let started = Instant::now();
@@ -388,16 +393,16 @@ async fn configured_frame_limit_applies_to_hello_too() {
 // ping / pong
 // ---------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn ping_is_answered_with_pong_carrying_server_time_and_ref() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice").await;
-    let before = now_ms();
+    let before = server.clock.now_ms();
     alice.send(json!({"type": "ping", "ref": 42})).await;
     let ServerFrame::Pong { server_time, r#ref } = alice.recv().await else {
         panic!("expected pong")
     };
-    let after = now_ms();
+    let after = server.clock.now_ms();
     assert_eq!(r#ref, Some(42));
     assert!(
         (before..=after).contains(&server_time),
@@ -416,6 +421,7 @@ async fn ping_is_answered_with_pong_carrying_server_time_and_ref() {
 // ---------------------------------------------------------------------------------
 // Rate limits
 // ---------------------------------------------------------------------------------
+// Real time: the rate limiter refills by the real clock, not tokio's.
 
 #[tokio::test]
 async fn flood_of_100_frames_gets_one_rate_limited_error_then_close_4429() {
@@ -505,7 +511,7 @@ async fn twentieth_over_limit_frame_in_a_row_closes_with_4429() {
 // Liveness: server pings, dead connections
 // ---------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn server_sends_websocket_pings_every_ping_interval() {
     let server = TestServer::with(|c| c.ping_interval_ms = 100).await;
     let mut alice = server.client("alice").await;
@@ -514,7 +520,7 @@ async fn server_sends_websocket_pings_every_ping_interval() {
     assert!(n <= 8, "{n} pings in 650 ms at one per 100 ms");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn client_that_answers_pings_stays_connected_without_sending_frames() {
     let server = TestServer::with(|c| {
         c.ping_interval_ms = 100;
@@ -529,7 +535,7 @@ async fn client_that_answers_pings_stays_connected_without_sending_frames() {
     expect_still_open(&mut alice, 1).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn client_that_stops_answering_pings_is_dropped_and_leaves_after_grace() {
     let server = TestServer::with(|c| {
         c.ping_interval_ms = 100;
@@ -559,6 +565,7 @@ async fn client_that_stops_answering_pings_is_dropped_and_leaves_after_grace() {
 // ---------------------------------------------------------------------------------
 // Slow clients
 // ---------------------------------------------------------------------------------
+// Real time: what ends `slow` is real kernel socket buffers filling up.
 
 #[tokio::test]
 async fn client_that_never_reads_is_dropped_when_its_queue_overflows() {

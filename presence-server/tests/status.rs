@@ -1,7 +1,11 @@
-//! Status semantics and watching (PROTOCOL.md "Semantics" and "Security"): the
-//! effective-status rules as room members and watchers see them, invisible users,
-//! custom status and its expiry, watch / query / unwatch, last-seen privacy, the
-//! token's watch patterns and the watched-users limit.
+//! Status semantics and watching (`docs/protocol.md`, "Semantics" and "Security
+//! (tokens)"): the effective-status rules as room members and watchers see them,
+//! invisible users, custom status and its expiry, watch / query / unwatch, last-seen
+//! privacy, the token's watch patterns and the watched-users limit.
+//!
+//! The tests run under paused tokio time (`start_paused`), on the server's tokio
+//! clock: grace periods and custom status expiry pass when every task waits, and the
+//! times the server reports are compared with `server.clock`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -12,7 +16,6 @@ use common::{token, token_with, Client, Incoming, TestServer, WAIT};
 use presence_protocol::{
     CustomStatus, EffectiveStatus, ErrorCode, LastSeenApprox, Presence, ServerFrame,
 };
-use presence_server::clock::now_ms;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -22,22 +25,6 @@ const QUIET: Duration = Duration::from_millis(200);
 // ---------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------
-
-/// A client of `user` that said hello with its own `device` label (the harness uses
-/// "test" for every client, and a second session with the same label would take over
-/// a lingering one rather than add a device).
-async fn client_on(server: &TestServer, user: &str, device: &str) -> Client {
-    let mut c = Client::connect(server).await;
-    c.send(json!({"type": "hello", "token": token(user), "device": device}))
-        .await;
-    let frame = c.recv().await;
-    assert!(
-        matches!(frame, ServerFrame::Welcome { .. }),
-        "expected welcome, got {frame:?}"
-    );
-    c.welcome = Some(frame);
-    c
-}
 
 /// Reads frames until `pick` returns something; panics with the skipped frames after
 /// [`WAIT`] or on a close.
@@ -232,7 +219,7 @@ fn custom(text: &str, emoji: &str) -> CustomStatus {
 // Effective status
 // ---------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn chosen_busy_then_away_then_online_reaches_room_and_watchers() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice").await;
@@ -255,7 +242,7 @@ async fn chosen_busy_then_away_then_online_reaches_room_and_watchers() {
     .enumerate()
     {
         let r = 10 + i as u64;
-        let before = now_ms();
+        let before = server.clock.now_ms();
         set_status(&mut alice, chosen, r).await;
 
         let seen = room_update(&mut bob, "lobby", "alice").await;
@@ -277,12 +264,12 @@ async fn chosen_busy_then_away_then_online_reaches_room_and_watchers() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn one_idle_device_keeps_user_online_until_every_device_is_idle() {
     let server = TestServer::start().await;
-    let mut web = client_on(&server, "alice", "web").await;
+    let mut web = server.client_device(&token("alice"), "web").await;
     web.join("lobby").await;
-    let mut phone = client_on(&server, "alice", "phone").await;
+    let mut phone = server.client_device(&token("alice"), "phone").await;
     let mut bob = server.client("bob").await;
     let (_, listed) = members(&bob.join("lobby").await);
     let listed_alice = listed.iter().find(|p| p.user == "alice").unwrap();
@@ -323,7 +310,7 @@ async fn one_idle_device_keeps_user_online_until_every_device_is_idle() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn status_changes_that_change_nothing_send_nothing() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice").await;
@@ -378,12 +365,12 @@ async fn status_changes_that_change_nothing_send_nothing() {
 // Invisible
 // ---------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn going_invisible_looks_like_leaving_to_others_but_not_to_yourself() {
     let server = TestServer::start().await;
-    let mut web = client_on(&server, "alice", "web").await;
+    let mut web = server.client_device(&token("alice"), "web").await;
     web.join("lobby").await;
-    let mut phone = client_on(&server, "alice", "phone").await;
+    let mut phone = server.client_device(&token("alice"), "phone").await;
     phone.join("lobby").await;
     let mut bob = server.client("bob").await;
     bob.join("lobby").await;
@@ -393,9 +380,9 @@ async fn going_invisible_looks_like_leaving_to_others_but_not_to_yourself() {
         drain(c).await;
     }
 
-    let before = now_ms();
+    let before = server.clock.now_ms();
     set_status(&mut web, "invisible", 41).await;
-    let after_ack = now_ms();
+    let after_ack = server.clock.now_ms();
 
     // Room members see alice leave.
     assert_eq!(room_news(&mut bob, "lobby", "alice").await, News::Leave);
@@ -450,7 +437,7 @@ async fn going_invisible_looks_like_leaving_to_others_but_not_to_yourself() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn invisible_user_types_unseen_and_is_missing_from_room_state() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice").await;
@@ -506,7 +493,7 @@ async fn invisible_user_types_unseen_and_is_missing_from_room_state() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn invisible_user_watching_themselves_sees_their_real_status() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice").await;
@@ -533,7 +520,7 @@ async fn invisible_user_watching_themselves_sees_their_real_status() {
     assert_eq!((me[0].status, me[0].devices), (EffectiveStatus::Online, 1));
 
     // Another of her sessions that starts watching her now sees her too.
-    let mut phone = client_on(&server, "alice", "phone").await;
+    let mut phone = server.client_device(&token("alice"), "phone").await;
     let me = watch(&mut phone, &["alice"], 63).await;
     assert_eq!((me[0].status, me[0].devices), (EffectiveStatus::Online, 2));
     // While carol still sees her offline.
@@ -549,7 +536,7 @@ async fn invisible_user_watching_themselves_sees_their_real_status() {
 // Custom status
 // ---------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn custom_status_reaches_room_and_watchers_and_clears_with_null() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice").await;
@@ -585,7 +572,7 @@ async fn custom_status_reaches_room_and_watchers_and_clears_with_null() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn custom_status_expires_by_itself() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice").await;
@@ -598,7 +585,7 @@ async fn custom_status_expires_by_itself() {
         drain(c).await;
     }
 
-    let expires_at = now_ms() + 500;
+    let expires_at = server.clock.now_ms() + 500;
     request(
         &mut alice,
         json!({"type": "set_custom",
@@ -623,7 +610,7 @@ async fn custom_status_expires_by_itself() {
     // No more frames from alice: the server clears it at expires_at and says so.
     let seen = room_update(&mut bob, "lobby", "alice").await;
     assert!(
-        now_ms() >= expires_at,
+        server.clock.now_ms() >= expires_at,
         "the custom status went away before it expired"
     );
     assert_eq!(seen.custom, None, "{seen:?}");
@@ -633,7 +620,7 @@ async fn custom_status_expires_by_itself() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn custom_status_expiring_in_the_past_or_missing_is_a_bad_request() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice").await;
@@ -650,7 +637,7 @@ async fn custom_status_expiring_in_the_past_or_missing_is_a_bad_request() {
         Some(custom("Lunch", "🍜"))
     );
 
-    let past = now_ms() - 1_000;
+    let past = server.clock.now_ms() - 1_000;
     alice
         .send(json!({"type": "set_custom", "ref": 92,
                      "custom": {"text": "Gone", "expires_at": past}}))
@@ -672,7 +659,7 @@ async fn custom_status_expiring_in_the_past_or_missing_is_a_bad_request() {
 // Watch, query, unwatch
 // ---------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn watching_a_never_seen_user_shows_offline_without_last_seen() {
     let server = TestServer::start().await;
     let mut carol = server.client("carol").await;
@@ -693,7 +680,7 @@ async fn watching_a_never_seen_user_shows_offline_without_last_seen() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn watcher_sees_user_go_offline_after_grace_with_exact_last_seen() {
     let server = TestServer::start().await;
     let alice = server.client("alice").await;
@@ -703,11 +690,11 @@ async fn watcher_sees_user_go_offline_after_grace_with_exact_last_seen() {
     assert_eq!(state[0].devices, 1);
     assert_eq!(state[0].last_seen, None);
 
-    let dropped = now_ms();
+    let dropped = server.clock.now_ms();
     alice.drop_connection();
     // The first thing the watcher hears is the offline at the end of the grace period.
     let p = presence_of(&mut carol, "alice").await;
-    let received = now_ms();
+    let received = server.clock.now_ms();
     assert_eq!(p.status, EffectiveStatus::Offline, "{p:?}");
     assert_eq!(p.devices, 0);
     let last_seen = p.last_seen.expect("exact last seen after going offline");
@@ -720,7 +707,7 @@ async fn watcher_sees_user_go_offline_after_grace_with_exact_last_seen() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn query_answers_once_without_subscribing() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice").await;
@@ -747,7 +734,7 @@ async fn query_answers_once_without_subscribing() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn unwatch_stops_presence_events() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice").await;
@@ -785,7 +772,7 @@ async fn unwatch_stops_presence_events() {
 // Last seen privacy
 // ---------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn last_seen_privacy_shapes_what_watchers_see_once_offline() {
     let server = TestServer::start().await;
     let mut carol = server.client("carol").await;
@@ -804,11 +791,11 @@ async fn last_seen_privacy_shapes_what_watchers_see_once_offline() {
             r,
         )
         .await;
-        let left = now_ms();
+        let left = server.clock.now_ms();
         alice.close().await;
 
         let p = presence_of(&mut carol, "alice").await;
-        let received = now_ms();
+        let received = server.clock.now_ms();
         assert_eq!(p.status, EffectiveStatus::Offline, "{privacy}: {p:?}");
         assert_eq!(p.devices, 0);
         let asked = query(&mut carol, &["alice"], r + 1).await;
@@ -842,7 +829,7 @@ async fn last_seen_privacy_shapes_what_watchers_see_once_offline() {
 // Security and limits
 // ---------------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn token_watch_patterns_limit_watch_and_query() {
     let server = TestServer::start().await;
     let mut alice = server
@@ -879,7 +866,7 @@ async fn token_watch_patterns_limit_watch_and_query() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn watching_more_users_than_allowed_is_too_many() {
     let server = TestServer::with(|c| c.max_watched_per_session = 2).await;
     let mut carol = server.client("carol").await;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use super::{Failure, Service};
-use crate::clock::now_ms;
 use crate::events::Event;
 use crate::store::UserUpdate;
 use crate::timers::TimerKey;
@@ -18,13 +17,13 @@ impl Service {
                 // The store is away: try again, or a lingering session would never
                 // close. Its deadline stays `at`, so the retry does the same work.
                 tracing::warn!(?key, "timer work failed, retrying in 1 s: {}", e.message);
-                this.timers.retry(key, at, now_ms() + 1_000);
+                this.timers.retry(key, at, this.clock.now_ms() + 1_000);
             }
         });
     }
 
     async fn fire(&self, key: TimerKey, at: u64) -> Result<(), Failure> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         match key {
             TimerKey::Grace { user, session } => {
                 self.carried().remove(&session);

@@ -19,6 +19,7 @@ pub use self::changes::change_events;
 pub use self::upkeep::background_tasks;
 use crate::auth::{Auth, Identity};
 use crate::broker::Broker;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::events::{Event, Topic};
 use crate::hub::{Hub, LocalId, Outbox};
@@ -81,6 +82,8 @@ pub struct Service {
     pub dev_mode: bool,
     pub hub: Arc<Hub>,
     pub timers: Arc<Timers>,
+    /// Where every rule, deadline and upkeep step reads the time.
+    pub clock: Clock,
     store: Arc<dyn Store>,
     /// The leases of the nodes that share the store; `None` for a single-process store,
     /// which needs no leases, sweeps or reassertion.
@@ -121,7 +124,9 @@ fn random_hex(bytes: usize) -> String {
 }
 
 impl Service {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        clock: Clock,
         config: Arc<Config>,
         auth: Auth,
         dev_mode: bool,
@@ -137,7 +142,8 @@ impl Service {
             auth,
             dev_mode,
             hub,
-            timers: Arc::new(Timers::default()),
+            timers: Arc::new(Timers::new(clock)),
+            clock,
             store,
             leases,
             broker,

@@ -8,7 +8,6 @@ use presence_protocol::{
 
 use super::{random_hex, Failure, LiveSession, Service, SessionCtx};
 use crate::auth::Identity;
-use crate::clock::now_ms;
 use crate::events::{Event, Topic};
 use crate::hub::{Interest, Outbox};
 use crate::presence::{UserRecord, Viewer};
@@ -24,7 +23,7 @@ impl Service {
         device: String,
         out: Outbox,
     ) -> Result<(SessionCtx, ServerFrame), Failure> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let session = format!("{}-{}", self.node_id, random_hex(8));
         let opened = self
             .store
@@ -110,7 +109,7 @@ impl Service {
     ) -> Result<Option<ServerFrame>, Failure> {
         let reference = frame.reference();
         let ack = reference.map(|r| ServerFrame::Ack { r#ref: r });
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let user = ctx.identity.user.clone();
         match frame {
             ClientFrame::Hello { .. } => Err(Failure::new(
@@ -418,7 +417,7 @@ impl Service {
         for user in users {
             self.unsubscribe(Topic::User(user)).await;
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let user = ctx.identity.user;
         match self.store.linger_session(&user, &ctx.session, now).await {
             Ok(change) => self.publish_change(&change, now).await,

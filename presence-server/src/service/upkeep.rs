@@ -10,7 +10,6 @@ use presence_protocol::{limits::LARGE_ROOM_MEMBERS_SHOWN, ServerFrame};
 use tokio_util::sync::CancellationToken;
 
 use super::{LiveSession, Service};
-use crate::clock::now_ms;
 use crate::events::Event;
 use crate::metrics;
 use crate::presence::Viewer;
@@ -29,7 +28,7 @@ impl Service {
         let Some(leases) = &self.leases else {
             return true;
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let renewed = leases
             .renew_lease(&self.node_id, self.config.lease_ttl_ms, now)
             .await;
@@ -72,7 +71,7 @@ impl Service {
             .iter()
             .map(|(id, s)| (id.clone(), s.clone()))
             .collect();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         for (id, s) in sessions {
             let rooms: Vec<String> = s.rooms.into_iter().collect();
             let session = NewSession {
@@ -100,7 +99,7 @@ impl Service {
             self.resync_room(&room).await;
         }
         let users = self.hub.watched_users();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         for chunk in users.chunks(100) {
             match self.store.users(chunk).await {
                 Ok(records) => {
@@ -141,7 +140,7 @@ impl Service {
                 return;
             }
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let state = ServerFrame::RoomState {
             room: room.to_owned(),
             count: snapshot.count,
@@ -163,7 +162,7 @@ impl Service {
         let Some(leases) = &self.leases else {
             return;
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let Ok(expired) = leases.expired_nodes(now).await else {
             return;
         };
@@ -189,10 +188,14 @@ impl Service {
             let mut closed = 0;
             let mut complete = true;
             for (user, session) in &sessions {
-                match self.store.close_session(user, session, now_ms()).await {
+                match self
+                    .store
+                    .close_session(user, session, self.clock.now_ms())
+                    .await
+                {
                     Ok(Some(change)) => {
                         closed += 1;
-                        self.publish_change(&change, now_ms()).await;
+                        self.publish_change(&change, self.clock.now_ms()).await;
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -219,7 +222,7 @@ impl Service {
             return;
         };
         if let Err(e) = leases
-            .release_lease(&self.node_id, self.config.grace_ms, now_ms())
+            .release_lease(&self.node_id, self.config.grace_ms, self.clock.now_ms())
             .await
         {
             tracing::warn!("releasing the lease failed: {e}");

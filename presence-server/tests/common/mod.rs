@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use presence_protocol::{ServerFrame, WS_PATH};
 use presence_server::auth::{Auth, Claims};
-use presence_server::Config;
+use presence_server::{Clock, Config};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -24,9 +24,14 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret!";
 /// How long `recv` waits for a frame that should come.
 pub const WAIT: Duration = Duration::from_secs(5);
 
-/// A server running in this process.
+/// A server running in this process, on [`Clock::tokio`]: in a test under paused
+/// tokio time (`#[tokio::test(start_paused = true)]`) grace periods, typing and custom
+/// status expiry pass as tokio's clock advances, not in real time.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The server's clock: epoch ms as the server sees them (custom status expiries,
+    /// last seen).
+    pub clock: Clock,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -57,11 +62,18 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(presence_server::run(listener, config, async move {
-            let _ = stopped.await;
-        }));
+        let clock = Clock::tokio();
+        let task = tokio::spawn(presence_server::run_with_clock(
+            listener,
+            config,
+            clock,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Self {
             addr,
+            clock,
             stop: Some(stop),
             task: Some(task),
         }
@@ -84,6 +96,15 @@ impl TestServer {
     pub async fn client_with(&self, token: &str) -> Client {
         let mut c = Client::connect(self).await;
         c.hello(token).await;
+        c
+    }
+
+    /// A connected client that said hello with this token and its own `device` label,
+    /// so that several sessions of one user can be alive at once (every other client
+    /// says "test", and a same-device hello takes over a lingering session).
+    pub async fn client_device(&self, token: &str, device: &str) -> Client {
+        let mut c = Client::connect(self).await;
+        c.hello_device(token, device).await;
         c
     }
 
@@ -151,22 +172,12 @@ pub struct Client {
 impl Client {
     /// Connects without saying hello.
     pub async fn connect(server: &TestServer) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(server.ws_url())
-            .await
-            .unwrap();
-        Self { ws, welcome: None }
+        Self::connect_url(&server.ws_url()).await
     }
 
-    /// Says hello and expects `welcome`.
+    /// Says hello (device "test") and expects `welcome`.
     pub async fn hello(&mut self, token: &str) {
-        self.send(json!({"type": "hello", "token": token, "device": "test"}))
-            .await;
-        let frame = self.recv().await;
-        assert!(
-            matches!(frame, ServerFrame::Welcome { .. }),
-            "expected welcome, got {frame:?}"
-        );
-        self.welcome = Some(frame);
+        self.hello_device(token, "test").await;
     }
 
     /// The session id from `welcome`.
@@ -371,7 +382,11 @@ impl Client {
     /// Connects to the WebSocket at `url` (a server node run as a process, say)
     /// without saying hello.
     pub async fn connect_url(url: &str) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
+        // TCP_NODELAY, as the server sets it: with Nagle, a small frame sent while the
+        // previous one is not yet ACKed (the server delays its ACK when it has nothing
+        // to answer, up to 40 ms) waits for that ACK, and under paused tokio time the
+        // clock races ahead meanwhile, since every task is idle.
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
         Self { ws, welcome: None }
