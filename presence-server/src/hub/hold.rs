@@ -47,7 +47,7 @@ use crate::frame::Utf8Bytes;
 use crate::outbox::Outbox;
 
 /// Frames that may wait behind a held session's state frame before it is killed.
-pub(super) const MAX_HELD: usize = 256;
+const MAX_HELD: usize = 256;
 
 /// A frame waiting behind a held session's state frame.
 #[derive(Debug)]
