@@ -350,6 +350,6 @@ fi
 if [ -n "$pairs_dir" ]; then pairs_args=(--pairs "$pairs_dir"); fi
 
 log "writing docs/benchmarks.md"
-python3 "$ROOT/presence-bench/render.py" "$OUT" --mode "$mode" --started "$started_at" \
+"$BENCH" report "$OUT" --mode "$mode" --started "$started_at" \
   --note "${BENCH_NOTE:-}" "${pairs_args[@]}" >"$ROOT/docs/benchmarks.md"
 log "done: docs/benchmarks.md, raw reports in $OUT"
