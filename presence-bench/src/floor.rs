@@ -94,6 +94,7 @@ pub struct FloorArgs {
 
 /// One stage of the report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FloorStage {
     pub index: usize,
     /// `write` (a plain blocking `write()`) or `tokio` (tokio's `try_write`).
@@ -136,6 +137,7 @@ pub struct FloorStage {
 
 /// The `write-floor` report.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FloorReport {
     pub tool: String,
     /// `write-floor`: tells this report from `run`'s.
