@@ -102,3 +102,53 @@ fn the_page_cites_nothing_outside_the_repository() {
         assert!(!page.contains(cited), "the page cites {cited}");
     }
 }
+
+/// `pairs-summary` writes the `summary.json` pairs.sh's Python block wrote from the same
+/// files (`tests/fixtures/report/pairs-summary/`: its inputs, and what it wrote).
+#[test]
+fn pairs_summary_writes_what_pairs_sh_wrote() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(FIXTURE)
+        .join("pairs-summary");
+    let dir = std::env::temp_dir().join(format!(
+        "presence-bench-pairs-summary-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    for f in ["pairs.tsv", "measured.tsv", "builds.txt"] {
+        std::fs::copy(fixture.join(f), dir.join(f)).expect("the fixture's inputs copy");
+    }
+    let status = Command::new(env!("CARGO_BIN_EXE_presence-bench"))
+        .arg("pairs-summary")
+        .arg(&dir)
+        .args(["--mode", "quick", "--started", "2026-12-03 10:00 UTC"])
+        .args([
+            "--checkout",
+            "9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d",
+            "--wall-s",
+            "1385",
+        ])
+        .args(["--args", "--quick --only=1,2"])
+        .args(["--connections", "3000", "--hold-s", "4", "--stage-s", "4"])
+        .args(["--typing-rates", "2000,4000", "--churn-rates", "500"])
+        .args([
+            "--xnode-connections",
+            "1200",
+            "--xnode-rates",
+            "1000",
+            "--xnode-stage-s",
+            "2",
+        ])
+        .args(["--probes", "200", "--probe-rate", "50"])
+        .status()
+        .expect("presence-bench runs");
+    assert!(status.success(), "pairs-summary failed");
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).expect("the summary is there"))
+            .expect("the summary parses")
+    };
+    let got = read(&dir.join("summary.json"));
+    let expected = read(&fixture.join("expected-summary.json"));
+    std::fs::remove_dir_all(&dir).expect("the scratch directory goes");
+    assert_eq!(got, expected);
+}
