@@ -22,7 +22,7 @@
 # script sources run.sh for its functions) at fixed rates, plus churn and a smaller
 # cross-node row for the join probes. Each commit is measured once per row any of its
 # pairs needs. Reports: DIR/<sha>-<row>.json (+ .cmd and logs), DIR/summary.json. At the
-# end the table is printed (render.py --pairs DIR); run.sh --with-pairs / --pairs=DIR
+# end the table is printed (presence-bench report --pairs DIR); run.sh --with-pairs / --pairs=DIR
 # puts it on docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -179,37 +179,11 @@ done
 # --- summary ------------------------------------------------------------------------
 printf '%s\n' "${PAIRS[@]}" >"$OUT/pairs.tsv"
 printf '%s\n' "${BUILD_S[@]}" >"$OUT/builds.txt"
-python3 - "$OUT" "$mode" "$started_at" "$(git -C "$ROOT" rev-parse HEAD)" "$(($(date +%s) - t_start))" "$*" \
-  "$N" "$HOLD" "$STAGE" "$TYPING_RATES" "$CHURN_RATES" "$XNODE_N" "$XNODE_RATES" "$XNODE_STAGE" "$PROBES" "$PROBE_RATE" <<'EOF'
-import json, os, sys
-out, mode, started, head, wall, args = sys.argv[1:7]
-n, hold, stage, typing, churn, xn, xr, xs, probes, prate = sys.argv[7:17]
-rates = lambda s: [float(x) for x in s.split(",")]
-pairs = []
-for line in open(os.path.join(out, "pairs.tsv")):
-    if line.strip():
-        no, b, a, bs, as_, desc, rows = line.rstrip("\n").split("\t")
-        pairs.append({"line": int(no), "before": b, "after": a, "before_sha": bs, "after_sha": as_,
-                      "description": desc, "rows": rows.split(",")})
-measured = []
-for line in open(os.path.join(out, "measured.tsv")):
-    if line.strip():
-        sha, row, status, secs = line.rstrip("\n").split("\t")
-        measured.append({"sha": sha, "row": row, "status": status, "seconds": int(secs),
-                         "report": f"{sha}-{row}.json"})
-builds = dict(x.split("=", 1) for x in open(os.path.join(out, "builds.txt")).read().split())
-summary = {
-    "kind": "pairs", "mode": mode, "started": started, "checkout": head, "wall_s": int(wall),
-    "command": ("presence-bench/pairs.sh " + args).strip(),
-    "params": {"connections": int(n), "room_size": 20, "hold_s": float(hold), "stage_s": float(stage),
-               "typing_rates": rates(typing), "churn_rates": rates(churn),
-               "cross_node": {"nodes": 3, "connections": int(xn), "rates": rates(xr), "stage_s": float(xs),
-                              "probes": int(probes), "probe_rate": float(prate)}},
-    "pairs": pairs, "measured": measured, "builds_s": builds,
-}
-with open(os.path.join(out, "summary.json"), "w") as f:
-    json.dump(summary, f, indent=2)
-EOF
+"$BENCH" pairs-summary "$OUT" --mode "$mode" --started "$started_at" \
+  --checkout "$(git -C "$ROOT" rev-parse HEAD)" --wall-s "$(($(date +%s) - t_start))" --args "$*" \
+  --connections "$N" --hold-s "$HOLD" --stage-s "$STAGE" --typing-rates "$TYPING_RATES" \
+  --churn-rates "$CHURN_RATES" --xnode-connections "$XNODE_N" --xnode-rates "$XNODE_RATES" \
+  --xnode-stage-s "$XNODE_STAGE" --probes "$PROBES" --probe-rate "$PROBE_RATE"
 rm -f "$OUT/pairs.tsv" "$OUT/builds.txt"
 say "done in $(($(date +%s) - t_start)) s: $OUT/summary.json"
-python3 "$ROOT/presence-bench/render.py" --pairs "$OUT"
+"$BENCH" report --pairs "$OUT"

@@ -5,8 +5,8 @@
 #   presence-bench/profile.sh OUT_DIR
 #
 # Writes OUT_DIR/profile-typing.txt and OUT_DIR/profile-connect.txt (the command, the
-# split between kernel and user space, the top symbols), which render.py puts in
-# docs/benchmarks.md. Needs `perf` (Debian: linux-perf) and the release builds; skips
+# split between kernel and user space, the top symbols), which `presence-bench
+# report` puts in docs/benchmarks.md. Needs `perf` (Debian: linux-perf) and the release builds; skips
 # with a message when perf cannot sample here. The server runs on CPU 0, the generator
 # on CPU 1, as in run.sh; every process is stopped by its PID.
 set -euo pipefail

@@ -3,7 +3,8 @@
 #
 #   presence-bench/run.sh           the whole matrix (~20 min); writes docs/benchmarks.md
 #   presence-bench/run.sh --quick   the same rows, smaller (~8 min); writes docs/benchmarks.md
-#   presence-bench/run.sh --smoke   30 s: one server, one generator, fails on any loss (CI)
+#   presence-bench/run.sh --smoke   30 s: one server, one generator, fails on any loss (CI);
+#                                   its page goes to the results directory, not docs/
 #   … --only=idle-ours,cluster      only these rows (names as in docs/benchmarks.md)
 #   … --with-pairs                  then presence-bench/pairs.sh (same mode): the before/after
 #                                   pairs of presence-bench/levers.tsv, on the same page
@@ -180,7 +181,11 @@ if [ "$mode" = smoke ]; then
     --connections 1000 --room-size 20 --rate 500,2000 --stage-s 8 \
     --server-pid "$SERVER_PID" --require-all
   stop_all
-  log "smoke passed: $OUT/smoke.json"
+  # The page of this one row (not docs/benchmarks.md): the report subcommand reads a
+  # real generator report.
+  printf 'smoke\tpresence-server, memory store: room typing, 1000 connections, rooms of 20\n' >"$OUT/rows.tsv"
+  "$BENCH" report "$OUT" --mode smoke --started "$(date -u +"%Y-%m-%d %H:%M UTC")" >"$OUT/benchmarks.md"
+  log "smoke passed: $OUT/smoke.json, page $OUT/benchmarks.md"
   exit 0
 fi
 
@@ -350,6 +355,6 @@ fi
 if [ -n "$pairs_dir" ]; then pairs_args=(--pairs "$pairs_dir"); fi
 
 log "writing docs/benchmarks.md"
-python3 "$ROOT/presence-bench/render.py" "$OUT" --mode "$mode" --started "$started_at" \
+"$BENCH" report "$OUT" --mode "$mode" --started "$started_at" \
   --note "${BENCH_NOTE:-}" "${pairs_args[@]}" >"$ROOT/docs/benchmarks.md"
 log "done: docs/benchmarks.md, raw reports in $OUT"

@@ -1,4 +1,4 @@
-// The baseline: the seed's presence design (shared/seed/presence-detection.md) as a
+// The baseline: the presence design the project started from (the seed), as a
 // small Socket.IO v4 server on @socket.io/redis-adapter and ioredis. presence-bench
 // drives it with the same scenarios as presence-server (idle hold, room typing), so
 // every ratio in docs/benchmarks.md comes from one machine and one run.

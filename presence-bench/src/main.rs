@@ -7,6 +7,9 @@
 //! - `presence-bench token --user u1` prints a token signed with the secret.
 //! - `presence-bench write-floor` measures the kernel's floor: the writer's CPU per small
 //!   `write()` to loopback TCP sockets read by tokio tasks (`floor.rs`).
+//! - `presence-bench report RESULTS_DIR` writes `docs/benchmarks.md` from the reports of
+//!   one run of `run.sh` (and of `pairs.sh`: `--pairs DIR`) (`report/`);
+//!   `presence-bench pairs-summary DIR` writes a `pairs.sh` run's `summary.json`.
 //!
 //! How scenarios, schedules and matching work: `layout.rs`. What a report holds:
 //! `stats.rs`. How to run the whole matrix: `presence-bench/run.sh`.
@@ -15,6 +18,7 @@ mod barrier;
 mod conn;
 mod floor;
 mod layout;
+mod report;
 mod run;
 mod stats;
 mod sys;
@@ -52,6 +56,12 @@ enum Command {
     /// The reader side of `write-floor` (started by it).
     #[command(hide = true)]
     FloorReader(floor::ReaderArgs),
+    /// Write the benchmarks page (docs/benchmarks.md) from the reports of a run of
+    /// run.sh, and/or the "Before and after" section from a run of pairs.sh.
+    Report(Box<report::ReportArgs>),
+    /// Write summary.json of a run of pairs.sh (started by it).
+    #[command(hide = true)]
+    PairsSummary(Box<report::summary::SummaryArgs>),
     /// Print an HS256 token for a user.
     Token {
         #[arg(long, env = "PRESENCE_JWT_SECRET", hide_env_values = true)]
@@ -102,6 +112,8 @@ fn main() -> anyhow::Result<()> {
             write(out.as_ref(), &report)
         }
         Command::FloorReader(args) => floor::reader(args),
+        Command::Report(args) => report::run(*args),
+        Command::PairsSummary(args) => report::summary::run(&args),
         Command::Merge { files, out } => {
             let mut reports = Vec::new();
             for f in &files {

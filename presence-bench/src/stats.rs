@@ -20,6 +20,7 @@ pub fn histogram() -> Histogram<u64> {
 
 /// A latency distribution, in milliseconds, with its histogram for merging.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Latency {
     pub count: u64,
     pub p50_ms: f64,
@@ -71,6 +72,7 @@ impl Latency {
 
 /// Use of one watched process over a phase.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ProcUse {
     pub pid: u32,
     /// `server` or `redis`.
@@ -81,6 +83,7 @@ pub struct ProcUse {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ConnReport {
     pub target: u64,
     pub established: u64,
@@ -99,6 +102,7 @@ pub struct ConnReport {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct StageReport {
     pub index: usize,
     pub kind: String,
@@ -136,6 +140,7 @@ pub struct StageReport {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IdleReport {
     pub hold_s: f64,
     pub connections: u64,
@@ -152,6 +157,7 @@ pub struct IdleReport {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ReconnectReport {
     pub window_s: f64,
     pub attempted: u64,
@@ -167,6 +173,7 @@ pub struct ReconnectReport {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ProbeReport {
     pub probes: u64,
     pub rate_per_s: f64,
@@ -176,6 +183,7 @@ pub struct ProbeReport {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GenReport {
     pub threads: usize,
     pub cpu_s: f64,
@@ -183,8 +191,11 @@ pub struct GenReport {
     pub wall_s: f64,
 }
 
-/// The whole report of one run (one shard, or merged).
+/// The whole report of one run (one shard, or merged). Every report type reads a
+/// missing field as its default, so a report an older generator wrote (one `pairs.sh`
+/// kept in its directory) still reads (`presence-bench merge`, `presence-bench report`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Report {
     pub tool: String,
     pub label: Option<String>,
