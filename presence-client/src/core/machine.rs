@@ -175,14 +175,17 @@ impl Core {
         .min()
     }
 
+    /// A joined room as the client knows it, or `None` before its state arrived.
     pub fn room(&self, room: &str) -> Option<&RoomView> {
         self.cache.room(room)
     }
 
+    /// A watched user as the client knows them, or `None` before their presence arrived.
     pub fn user(&self, user: &str) -> Option<&UserView> {
         self.cache.user(user)
     }
 
+    /// The client's own presence as it chose it.
     pub fn me(&self) -> Me<'_> {
         Me {
             user: self.user.as_ref(),

@@ -89,6 +89,7 @@ pub enum ConnectionState {
 }
 
 impl ConnectionState {
+    /// The name the app sees (`connectionState`, `connection` events).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Connecting => "connecting",
@@ -103,36 +104,54 @@ impl ConnectionState {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     // Calls from the app.
+    /// `connect()`.
     Connect,
+    /// `destroy()`.
     Destroy,
+    /// `setStatus()`.
     SetStatus(ChosenStatus),
+    /// `setCustomStatus()`; `None` clears.
     SetCustom(Option<CustomStatus>),
+    /// `setPrivacy()`.
     SetPrivacy(LastSeenPrivacy),
+    /// `join(room)`.
     Join(String),
+    /// `leave(room)`.
     Leave(String),
+    /// `watch(users)`.
     Watch(Vec<String>),
+    /// `unwatch(users)`.
     Unwatch(Vec<String>),
     /// One input event in a room's message box.
     Typing(String),
+    /// `stopTyping(room)`, called when the message is sent.
     StopTyping(String),
     // The page.
     /// Mouse, keyboard, scroll, touch or window focus.
     UserActivity,
+    /// The page was hidden or shown (`visibilitychange`).
     Visibility {
+        /// `document.visibilityState` is `hidden`.
         hidden: bool,
     },
     /// The window lost focus: typing stops everywhere.
     Blur,
+    /// The browser went online.
     Online,
+    /// The browser went offline.
     Offline,
     /// The page is being unloaded or put in the back-forward cache.
     PageHide,
     /// The page came back from the back-forward cache.
     PageShow,
     // The socket.
+    /// The socket is open.
     SocketOpened,
+    /// A frame the codec understood.
     SocketMessage(ServerFrame),
+    /// The socket closed (or could not be opened: 1006).
     SocketClosed {
+        /// The close code.
         code: u16,
     },
     /// The answer of `getToken`: a token, or the reason it failed.
@@ -167,15 +186,18 @@ pub enum Effect {
     OpenSocket,
     /// Close the current socket with this code, and deliver no more of its events.
     CloseSocket(u16),
+    /// Send this frame on the current socket.
     Send(ClientFrame),
     /// Call `getToken` and feed its answer back as [`Input::TokenFetched`].
     FetchToken,
+    /// Tell the app's listeners.
     Emit(Event),
 }
 
 /// Events for the app's listeners.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// The connection state changed.
     Connection(ConnectionState),
     /// This room's snapshot changed, or the room is gone (left or refused).
     Room(String),
@@ -183,12 +205,16 @@ pub enum Event {
     Presence(String),
     /// Another member started or stopped typing.
     Typing {
+        /// The room.
         room: String,
+        /// The member.
         user: String,
+        /// Started (`true`) or stopped.
         typing: bool,
     },
     /// The client's own presence ([`Core::me`](super::Core::me)) changed.
     Me,
+    /// A call or request failed, or the connection was refused.
     Error(ClientError),
 }
 
@@ -198,6 +224,7 @@ pub struct ClientError {
     /// A protocol error code (`forbidden`, `too_many`…) or one of the client's own:
     /// `invalid_argument`, `destroyed`, `token_failed`, `unauthorized`.
     pub code: &'static str,
+    /// What went wrong, for people.
     pub message: String,
     /// The room of a refused `join`.
     pub room: Option<String>,
@@ -206,6 +233,7 @@ pub struct ClientError {
 }
 
 impl ClientError {
+    /// An error with this code and message, for no room or user.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
@@ -221,8 +249,11 @@ impl ClientError {
 pub struct Me<'a> {
     /// Who the server says this is; `None` before the first `welcome`.
     pub user: Option<&'a UserInfo>,
+    /// The chosen status; `online` until the app sets one.
     pub status: ChosenStatus,
+    /// The custom status, if one is set.
     pub custom: Option<&'a CustomStatus>,
+    /// The last-seen privacy; `exact` until the app sets one.
     pub privacy: LastSeenPrivacy,
     /// This device's idle detection result.
     pub activity: ActivityState,

@@ -295,6 +295,9 @@ fn check(result: Result<(), ClientError>) -> Result<(), JsValue> {
 }
 
 // The presence client. Its TypeScript declaration is hand-written (`types.rs`).
+// `missing_docs` is allowed on it and its methods: a `///` comment would be copied into
+// the JS glue that ships to every browser (see below).
+#[allow(missing_docs)]
 #[wasm_bindgen(skip_typescript)]
 pub struct PresenceClient {
     shared: Rc<Shared>,
@@ -311,6 +314,7 @@ impl std::fmt::Debug for PresenceClient {
 // The methods carry `//` comments, not `///`: wasm-bindgen copies doc comments into
 // the JS glue, which ships to every browser; the TypeScript declarations document
 // them instead.
+#[allow(missing_docs)]
 #[wasm_bindgen]
 impl PresenceClient {
     // `new PresenceClient({url, token | getToken, device, idleAfterMs, …})`.
