@@ -39,7 +39,7 @@ impl Core {
     }
 
     /// The browser is online again.
-    pub(super) fn online(&mut self, now: u64) {
+    pub(super) fn went_online(&mut self, now: u64) {
         self.online = true;
         match self.phase {
             Phase::Waiting { .. } => self.start_attempt(now),

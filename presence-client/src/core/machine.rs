@@ -225,6 +225,9 @@ impl Core {
     pub const fn attempt(&self) -> u32 {
         self.backoff.attempt()
     }
+
+    /// One input, with the connection's own inputs handed to `connection.rs` and the
+    /// server's frames to `inbound.rs`.
     fn dispatch(&mut self, now: u64, input: Input) -> Result<(), ClientError> {
         match input {
             Input::Connect => self.connect(now),
@@ -323,7 +326,7 @@ impl Core {
                     self.send_typing(now, room, false);
                 }
             }
-            Input::Online => self.online(now),
+            Input::Online => self.went_online(now),
             Input::Offline => self.online = false,
             Input::PageHide => self.suspend(),
             Input::SocketOpened => self.socket_opened(),
