@@ -24,6 +24,8 @@
 //! in the workspace manifest), runs binaryen 132's `wasm-opt -Oz`, and fails when the
 //! `.wasm` plus its JS glue exceed 40 KB gzipped.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod core;
 pub mod web;
 

@@ -24,6 +24,7 @@ pub enum DecodeErrorKind {
 /// or this.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
+    /// What kind of failure, for the server's answer and its metrics.
     pub kind: DecodeErrorKind,
     /// Human-readable, for the `message` of the `bad_request` answer.
     pub message: String,

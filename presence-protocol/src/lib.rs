@@ -12,6 +12,8 @@
 //! Forward compatibility: unknown fields are ignored on both sides; an unknown `type` is
 //! a [`DecodeError`] that the receiver answers (server) or skips (client).
 
+#![warn(missing_docs)]
+
 mod codes;
 #[cfg(feature = "json")]
 mod decode;

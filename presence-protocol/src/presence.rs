@@ -7,7 +7,9 @@ pub enum ChosenStatus {
     /// The default: `online` while any device is active, `away` when all are idle.
     #[default]
     Online,
+    /// Shown as `away` whatever the devices do.
     Away,
+    /// Shown as `busy` (do not disturb).
     Busy,
     /// Looks `offline` to everyone but the user's own sessions.
     Invisible,
@@ -17,9 +19,13 @@ pub enum ChosenStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EffectiveStatus {
+    /// Connected, and active (or chose `online` with a device active).
     Online,
+    /// Chose `away`, or every device is idle.
     Away,
+    /// Chose `busy`.
     Busy,
+    /// No live session, or invisible.
     Offline,
 }
 
@@ -27,8 +33,10 @@ pub enum EffectiveStatus {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityState {
+    /// The user is at this device; new sessions start here.
     #[default]
     Active,
+    /// No input on this device for a while, or its page was hidden.
     Idle,
 }
 
@@ -36,9 +44,12 @@ pub enum ActivityState {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LastSeenPrivacy {
+    /// Others see the exact `last_seen`.
     #[default]
     Exact,
+    /// Others see only a bucket ([`LastSeenApprox`]).
     Approximate,
+    /// Others see neither.
     Hidden,
 }
 
@@ -52,6 +63,7 @@ pub enum LastSeenApprox {
     Week,
     /// Under a month (30 days) ago.
     Month,
+    /// A month ago or longer.
     LongAgo,
 }
 
@@ -88,13 +100,18 @@ pub struct CustomStatus {
 /// A user's presence, as every frame shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
+    /// The user id.
     pub user: String,
+    /// The display name from the token of the user's most recent session; `""` for a
+    /// user the server has never seen.
     #[serde(default)]
     pub name: String,
+    /// The status the viewer sees.
     pub status: EffectiveStatus,
     /// When `status` took its current value (epoch ms).
     #[serde(default)]
     pub since: u64,
+    /// The custom status; an expired one is never shown.
     #[serde(default)]
     pub custom: Option<CustomStatus>,
     /// When the user was last online (epoch ms); `None` while online and unless the

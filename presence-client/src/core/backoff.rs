@@ -8,10 +8,12 @@
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator that starts from `seed`.
     pub const fn new(seed: u64) -> Self {
         Self(seed)
     }
 
+    /// The next number of the sequence.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -41,6 +43,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// Windows from `base_ms`, doubling per attempt, up to `max_ms`.
     pub const fn new(base_ms: u64, max_ms: u64) -> Self {
         Self {
             base_ms,
@@ -73,6 +76,7 @@ impl Backoff {
         self.attempt = 0;
     }
 
+    /// The largest window.
     pub const fn max_ms(&self) -> u64 {
         self.max_ms
     }

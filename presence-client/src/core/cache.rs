@@ -21,17 +21,21 @@ pub struct RoomView {
     pub count: u64,
     /// Members typing now (never this user: the server does not echo own typing).
     pub typing: VecSet,
+    /// Changes whenever anything above does.
     pub version: u64,
 }
 
 /// A watched user as the client knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserView {
+    /// The user's presence as last received.
     pub presence: Presence,
+    /// Changes whenever `presence` does.
     pub version: u64,
 }
 
 #[derive(Debug, Default)]
+/// The joined rooms and watched users, with their versions.
 pub struct Cache {
     rooms: VecMap<RoomView>,
     users: VecMap<UserView>,
@@ -39,14 +43,17 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// A joined room, once its `room_state` has arrived.
     pub fn room(&self, room: &str) -> Option<&RoomView> {
         self.rooms.get(room)
     }
 
+    /// A watched user, once their presence has arrived.
     pub fn user(&self, user: &str) -> Option<&UserView> {
         self.users.get(user)
     }
 
+    /// Every room known, by id.
     pub fn rooms(&self) -> impl Iterator<Item = (&str, &RoomView)> {
         self.rooms.iter()
     }

@@ -6,6 +6,7 @@
 use presence_protocol::ActivityState;
 
 #[derive(Debug, Clone)]
+/// Whether this device is active or idle, from input and page visibility.
 pub struct IdleTracker {
     idle_after_ms: u64,
     hidden_idle_ms: u64,
@@ -15,6 +16,7 @@ pub struct IdleTracker {
 }
 
 impl IdleTracker {
+    /// Active as of `now`.
     pub const fn new(now: u64, idle_after_ms: u64, hidden_idle_ms: u64) -> Self {
         Self {
             idle_after_ms,
@@ -25,6 +27,7 @@ impl IdleTracker {
         }
     }
 
+    /// Active or idle now.
     pub const fn state(&self) -> ActivityState {
         self.state
     }

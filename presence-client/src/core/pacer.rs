@@ -58,6 +58,7 @@ impl Pacer {
         self.queue.clear();
     }
 
+    /// Frames waiting in the queue.
     pub fn queued(&self) -> usize {
         self.queue.len()
     }

@@ -14,12 +14,15 @@ struct Typist {
 }
 
 #[derive(Debug, Clone)]
+/// The rooms this device is typing in, with when `typing:true` must be refreshed and
+/// when typing stops by itself.
 pub struct TypingDebounce {
     stop_after_ms: u64,
     rooms: VecMap<Typist>,
 }
 
 impl TypingDebounce {
+    /// `typing:false` after `stop_after_ms` without input.
     pub const fn new(stop_after_ms: u64) -> Self {
         Self {
             stop_after_ms,
@@ -80,6 +83,7 @@ impl TypingDebounce {
         self.rooms.take_keys()
     }
 
+    /// Whether a `typing:true` is in force in `room`.
     pub fn is_typing(&self, room: &str) -> bool {
         self.rooms.contains(room)
     }

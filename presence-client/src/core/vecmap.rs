@@ -7,6 +7,7 @@
 //! where a binary search over a `Vec` is as fast and a fraction of the code.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A map from string ids to values, sorted by id (see the module docs).
 pub struct VecMap<V> {
     entries: Vec<(String, V)>,
 }
@@ -23,6 +24,7 @@ impl<V> Default for VecMap<V> {
 }
 
 impl<V> VecMap<V> {
+    /// An empty map.
     pub const fn new() -> Self {
         Self {
             entries: Vec::new(),
@@ -33,16 +35,19 @@ impl<V> VecMap<V> {
         self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
 
+    /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&V> {
         let i = self.find(key).ok()?;
         self.entries.get(i).map(|(_, v)| v)
     }
 
+    /// The value of `key`, to change.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         let i = self.find(key).ok()?;
         self.entries.get_mut(i).map(|(_, v)| v)
     }
 
+    /// Whether `key` is in the map.
     pub fn contains(&self, key: &str) -> bool {
         self.find(key).is_ok()
     }
@@ -61,31 +66,38 @@ impl<V> VecMap<V> {
         }
     }
 
+    /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<V> {
         let i = self.find(key).ok()?;
         Some(self.entries.remove(i).1)
     }
 
+    /// Keeps only the entries `keep` says yes to.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &V) -> bool) {
         self.entries.retain(|(k, v)| keep(k, v));
     }
 
+    /// The entries in id order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
         self.entries.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The ids in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(k, _)| k.as_str())
     }
 
+    /// The values in id order.
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.entries.iter().map(|(_, v)| v)
     }
 
+    /// The number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

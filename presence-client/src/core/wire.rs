@@ -26,10 +26,12 @@ use presence_protocol::{
 pub trait JsonValue: Sized {
     /// An object's field; `None` when missing, `null`, or not an object.
     fn field(&self, key: &str) -> Option<Self>;
+    /// A string.
     fn string(&self) -> Option<String>;
     /// A non-negative integer (JSON numbers are doubles in the browser: integers up to
     /// 2^53 are exact, which covers epoch milliseconds for the next 285,000 years).
     fn uint(&self) -> Option<u64>;
+    /// `true` or `false`.
     fn boolean(&self) -> Option<bool>;
     /// An array's items.
     fn items(&self) -> Option<Vec<Self>>;
@@ -40,9 +42,12 @@ pub trait JsonValue: Sized {
 /// The wire names of the protocol's enums. Exhaustive matches: a variant added to the
 /// protocol does not compile here until it has its name.
 pub trait WireName: Sized + Copy + 'static {
+    /// Every variant.
     const ALL: &'static [Self];
+    /// The name on the wire.
     fn wire_name(self) -> &'static str;
 
+    /// The variant of a wire name; `None` for a name this version does not know.
     fn from_wire_name(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|v| v.wire_name() == name)
     }
@@ -213,6 +218,7 @@ pub fn decode_server<V: JsonValue>(v: &V) -> Option<ServerFrame> {
     })
 }
 
+/// A presence object.
 pub fn decode_presence<V: JsonValue>(v: &V) -> Option<Presence> {
     Some(Presence {
         user: string(v, "user")?,
@@ -265,10 +271,12 @@ pub struct Json {
 }
 
 impl Json {
+    /// An empty writer.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The JSON text written.
     pub fn finish(self) -> String {
         self.out
     }
@@ -280,6 +288,7 @@ impl Json {
         self.comma = true;
     }
 
+    /// Starts an object.
     pub fn open(&mut self) -> &mut Self {
         self.sep();
         self.out.push('{');
@@ -287,12 +296,14 @@ impl Json {
         self
     }
 
+    /// Ends an object.
     pub fn close(&mut self) -> &mut Self {
         self.out.push('}');
         self.comma = true;
         self
     }
 
+    /// Starts an array.
     pub fn open_list(&mut self) -> &mut Self {
         self.sep();
         self.out.push('[');
@@ -300,6 +311,7 @@ impl Json {
         self
     }
 
+    /// Ends an array.
     pub fn close_list(&mut self) -> &mut Self {
         self.out.push(']');
         self.comma = true;
@@ -314,6 +326,7 @@ impl Json {
         self
     }
 
+    /// A string, escaped.
     pub fn str(&mut self, s: &str) -> &mut Self {
         self.sep();
         self.out.push('"');
@@ -335,6 +348,7 @@ impl Json {
         self
     }
 
+    /// An unsigned integer.
     pub fn uint(&mut self, mut n: u64) -> &mut Self {
         self.sep();
         let mut digits = [0u8; 20];
@@ -353,12 +367,14 @@ impl Json {
         self
     }
 
+    /// `true` or `false`.
     pub fn bool(&mut self, b: bool) -> &mut Self {
         self.sep();
         self.out.push_str(if b { "true" } else { "false" });
         self
     }
 
+    /// `null`.
     pub fn null(&mut self) -> &mut Self {
         self.sep();
         self.out.push_str("null");
@@ -389,6 +405,7 @@ impl Json {
         self.close_list()
     }
 
+    /// A custom status object, without the fields it does not have.
     pub fn custom(&mut self, c: &CustomStatus) -> &mut Self {
         self.open()
             .opt_str("text", c.text.as_deref())
@@ -405,6 +422,7 @@ impl Json {
         }
     }
 
+    /// A presence object with all eight fields.
     pub fn presence(&mut self, p: &Presence) -> &mut Self {
         self.open()
             .key("user")
@@ -427,6 +445,7 @@ impl Json {
         self.key("devices").uint(u64::from(p.devices)).close()
     }
 
+    /// The `{id, name}` of a user.
     pub fn user_info(&mut self, u: &UserInfo) -> &mut Self {
         self.open()
             .key("id")

@@ -17,12 +17,13 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::handles::{callback, Listener, Socket};
-use super::js;
+use super::snapshots::Snapshots;
+use super::{dom, js};
 use crate::core::wire;
 use crate::core::{
-    ClientError, Config, ConnectionState, Core, Effect, Event, Input, VecMap,
-    DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_HIDDEN_IDLE_MS, DEFAULT_IDLE_AFTER_MS,
-    DEFAULT_STABLE_AFTER_MS, DEFAULT_TYPING_STOP_MS,
+    ClientError, Config, ConnectionState, Core, Effect, Event, Input, DEFAULT_BACKOFF_BASE_MS,
+    DEFAULT_BACKOFF_MAX_MS, DEFAULT_HIDDEN_IDLE_MS, DEFAULT_IDLE_AFTER_MS, DEFAULT_STABLE_AFTER_MS,
+    DEFAULT_TYPING_STOP_MS,
 };
 
 /// The events `on()` accepts, in the order of [`EVENT_NAMES`].
@@ -45,17 +46,9 @@ const EVENT_NAMES: [(&str, Kind); 6] = [
     ("error", Kind::Error),
 ];
 
-/// Snapshot objects with the version they were built from.
-#[derive(Default)]
-struct Snapshots {
-    rooms: VecMap<(u64, JsValue)>,
-    users: VecMap<(u64, JsValue)>,
-    me: Option<(u64, JsValue)>,
-}
-
 /// What the class, the socket handlers, the DOM listeners and the timer share. They
 /// hold it through `Weak`, the class through the one `Rc`.
-pub struct Shared {
+pub(crate) struct Shared {
     core: RefCell<Core>,
     url: String,
     get_token: Option<Function>,
@@ -281,123 +274,20 @@ impl Shared {
     }
 
     fn room(&self, room: &str) -> JsValue {
-        let core = self.core.borrow();
-        let mut snapshots = self.snapshots.borrow_mut();
-        let Some(view) = core.room(room) else {
-            snapshots.rooms.remove(room);
-            return JsValue::NULL;
-        };
-        match snapshots.rooms.get(room) {
-            Some((version, js)) if *version == view.version => js.clone(),
-            _ => {
-                let js = js::snapshot(&wire::encode_room(view));
-                snapshots
-                    .rooms
-                    .insert(room.to_owned(), (view.version, js.clone()));
-                js
-            }
-        }
+        self.snapshots.borrow_mut().room(&self.core.borrow(), room)
     }
 
     fn user(&self, user: &str) -> JsValue {
-        let core = self.core.borrow();
-        let mut snapshots = self.snapshots.borrow_mut();
-        let Some(view) = core.user(user) else {
-            snapshots.users.remove(user);
-            return JsValue::NULL;
-        };
-        match snapshots.users.get(user) {
-            Some((version, js)) if *version == view.version => js.clone(),
-            _ => {
-                let js = js::snapshot(&wire::encode_presence(&view.presence));
-                snapshots
-                    .users
-                    .insert(user.to_owned(), (view.version, js.clone()));
-                js
-            }
-        }
+        self.snapshots.borrow_mut().user(&self.core.borrow(), user)
     }
 
     fn me(&self) -> JsValue {
-        let core = self.core.borrow();
-        let mut snapshots = self.snapshots.borrow_mut();
-        let version = core.me_version();
-        match &snapshots.me {
-            Some((v, js)) if *v == version => js.clone(),
-            _ => {
-                let js = js::snapshot(&wire::encode_me(&core.me()));
-                snapshots.me = Some((version, js.clone()));
-                js
-            }
-        }
+        self.snapshots.borrow_mut().me(&self.core.borrow())
     }
 
     fn on_dom(&self, event: JsValue) {
-        let kind = js::get(&event, "type").as_string().unwrap_or_default();
-        let input = match kind.as_str() {
-            "visibilitychange" => Input::Visibility {
-                hidden: page_hidden(),
-            },
-            "blur" => Input::Blur,
-            "online" => Input::Online,
-            "offline" => Input::Offline,
-            "pagehide" => Input::PageHide,
-            "pageshow" => Input::PageShow,
-            _ => Input::UserActivity,
-        };
-        let _ = self.input(input);
+        let _ = self.input(dom::input(&event));
     }
-
-    fn listen(&self) {
-        let window = js_sys::global();
-        let document = js::get(&window, "document");
-        if !document.is_object() {
-            return; // not a page (a worker): no DOM to watch
-        }
-        let weak = self.weak();
-        let mut dom = self.dom.borrow_mut();
-        for (kind, capture) in WINDOW_EVENTS {
-            let callback = callback(&weak, Shared::on_dom);
-            dom.push(Listener::new(
-                window.unchecked_ref(),
-                kind,
-                capture,
-                callback,
-            ));
-        }
-        let callback = callback(&weak, Shared::on_dom);
-        dom.push(Listener::new(
-            document.unchecked_ref(),
-            "visibilitychange",
-            false,
-            callback,
-        ));
-    }
-}
-
-/// The window events the client listens to, with their capture flag. Scroll events of
-/// inner elements do not bubble, so they are caught on the way down; focus and blur are
-/// the window's own (an element's blur does not bubble), which is what "the user left
-/// the window" means.
-const WINDOW_EVENTS: [(&str, bool); 11] = [
-    ("mousemove", true),
-    ("mousedown", true),
-    ("keydown", true),
-    ("scroll", true),
-    ("touchstart", true),
-    ("focus", false),
-    ("blur", false),
-    ("online", false),
-    ("offline", false),
-    ("pagehide", false),
-    ("pageshow", false),
-];
-
-/// `document.visibilityState == "hidden"` (read as a property: a typed web-sys binding
-/// would cost an import and an enum table in the glue for one string).
-fn page_hidden() -> bool {
-    let document = js::get(&js_sys::global(), "document");
-    js::get(&document, "visibilityState").as_string().as_deref() == Some("hidden")
 }
 
 fn check(result: Result<(), ClientError>) -> Result<(), JsValue> {
@@ -405,6 +295,9 @@ fn check(result: Result<(), ClientError>) -> Result<(), JsValue> {
 }
 
 // The presence client. Its TypeScript declaration is hand-written (`types.rs`).
+// `missing_docs` is allowed on it and its methods: a `///` comment would be copied into
+// the JS glue that ships to every browser (see below).
+#[allow(missing_docs)]
 #[wasm_bindgen(skip_typescript)]
 pub struct PresenceClient {
     shared: Rc<Shared>,
@@ -421,6 +314,7 @@ impl std::fmt::Debug for PresenceClient {
 // The methods carry `//` comments, not `///`: wasm-bindgen copies doc comments into
 // the JS glue, which ships to every browser; the TypeScript declarations document
 // them instead.
+#[allow(missing_docs)]
 #[wasm_bindgen]
 impl PresenceClient {
     // `new PresenceClient({url, token | getToken, device, idleAfterMs, …})`.
@@ -470,12 +364,11 @@ impl PresenceClient {
             next_listener: Cell::new(0),
             snapshots: RefCell::default(),
         });
-        shared.listen();
-        if page_hidden() {
+        *shared.dom.borrow_mut() = dom::listen(&shared.weak(), Shared::on_dom);
+        if dom::page_hidden() {
             let _ = shared.input(Input::Visibility { hidden: true });
         }
-        let navigator = js::get(&js_sys::global(), "navigator");
-        if js::get(&navigator, "onLine").as_bool() == Some(false) {
+        if dom::offline() {
             let _ = shared.input(Input::Offline);
         }
         // The idle deadline runs from the start, before any input or call.

@@ -9,16 +9,17 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{EventTarget, WebSocket};
 
-use super::client::Shared;
 use super::js::set;
 
 /// Every callback the client hands to the browser (gloo's timer aside) has this one
 /// type, so the wasm carries one closure shim instead of one per event kind.
-pub type Callback = Closure<dyn FnMut(JsValue)>;
+pub(crate) type Callback = Closure<dyn FnMut(JsValue)>;
 
 /// A callback that reaches the client only while it is alive: it holds a `Weak`, never
-/// an `Rc`, so the browser's reference cannot keep a freed client running.
-pub fn callback(shared: &Weak<Shared>, on: fn(&Shared, JsValue)) -> Callback {
+/// an `Rc`, so the browser's reference cannot keep a freed client running. Generic over
+/// what it reaches (the client's shared state), so this module needs nothing of
+/// `client.rs`; `on` stays a plain `fn`, so there is still one closure type per `T`.
+pub(crate) fn callback<T: 'static>(shared: &Weak<T>, on: fn(&T, JsValue)) -> Callback {
     let shared = shared.clone();
     Closure::new(move |event: JsValue| {
         if let Some(shared) = shared.upgrade() {
@@ -28,7 +29,7 @@ pub fn callback(shared: &Weak<Shared>, on: fn(&Shared, JsValue)) -> Callback {
 }
 
 /// A DOM event listener, removed on drop.
-pub struct Listener {
+pub(crate) struct Listener {
     target: EventTarget,
     kind: &'static str,
     capture: bool,
@@ -36,7 +37,7 @@ pub struct Listener {
 }
 
 impl Listener {
-    pub fn new(
+    pub(crate) fn new(
         target: &EventTarget,
         kind: &'static str,
         capture: bool,
@@ -71,14 +72,14 @@ const HANDLERS: [&str; 3] = ["onopen", "onmessage", "onclose"];
 
 /// The WebSocket and its handlers. Dropping it detaches the handlers first, so a
 /// socket the client gave up on can never deliver a late event, then closes it.
-pub struct Socket {
-    pub ws: WebSocket,
+pub(crate) struct Socket {
+    pub(crate) ws: WebSocket,
     close_code: u16,
     _handlers: [Callback; 3],
 }
 
 impl Socket {
-    pub fn open(
+    pub(crate) fn open(
         url: &str,
         on_open: Callback,
         on_message: Callback,
@@ -99,7 +100,7 @@ impl Socket {
 
     /// Closes with this code (1000 or 3000–4999): the drop at the end of this call
     /// does it.
-    pub fn close(mut self, code: u16) {
+    pub(crate) fn close(mut self, code: u16) {
         self.close_code = code;
     }
 }

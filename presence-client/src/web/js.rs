@@ -38,12 +38,12 @@ impl JsonValue for JsValue {
 
 /// A WebSocket message as a frame; `None` for what this version does not understand
 /// (a newer server's frame type), which the client skips.
-pub fn decode(text: &str) -> Option<ServerFrame> {
+pub(crate) fn decode(text: &str) -> Option<ServerFrame> {
     wire::decode_server(&JSON::parse(text).ok()?)
 }
 
 /// A snapshot object from its JSON: built once, frozen, handed out until it changes.
-pub fn snapshot(json: &str) -> JsValue {
+pub(crate) fn snapshot(json: &str) -> JsValue {
     let value = JSON::parse(json).unwrap_or(JsValue::NULL);
     // Object.freeze returns a primitive unchanged, so no type check is needed.
     Object::freeze(value.unchecked_ref::<Object>());
@@ -51,7 +51,7 @@ pub fn snapshot(json: &str) -> JsValue {
 }
 
 /// `{key: value, …}`.
-pub fn object(fields: &[(&str, &JsValue)]) -> JsValue {
+pub(crate) fn object(fields: &[(&str, &JsValue)]) -> JsValue {
     let object: JsValue = Object::new().into();
     for (key, value) in fields {
         set(&object, key, value);
@@ -59,16 +59,16 @@ pub fn object(fields: &[(&str, &JsValue)]) -> JsValue {
     object
 }
 
-pub fn set(target: &JsValue, key: &str, value: &JsValue) {
+pub(crate) fn set(target: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
 }
 
-pub fn get(target: &JsValue, key: &str) -> JsValue {
+pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
     Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// A `ClientError` as a JS `Error` with a `code` (and the `room` or `users` concerned).
-pub fn error(e: &ClientError) -> JsValue {
+pub(crate) fn error(e: &ClientError) -> JsValue {
     let error: JsValue = js_sys::Error::new(&e.message).into();
     set(&error, "code", &JsValue::from_str(e.code));
     if let Some(room) = &e.room {
@@ -80,12 +80,12 @@ pub fn error(e: &ClientError) -> JsValue {
     error
 }
 
-pub fn invalid(message: &str) -> JsValue {
+pub(crate) fn invalid(message: &str) -> JsValue {
     error(&ClientError::new("invalid_argument", message))
 }
 
 /// The message of whatever a JS callback threw or rejected with.
-pub fn message_of(thrown: &JsValue) -> String {
+pub(crate) fn message_of(thrown: &JsValue) -> String {
     get(thrown, "message")
         .as_string()
         .or_else(|| thrown.as_string())
@@ -93,7 +93,7 @@ pub fn message_of(thrown: &JsValue) -> String {
 }
 
 /// One of a protocol enum's wire names, from the app.
-pub fn wire_name<T: WireName>(value: &JsValue, message: &str) -> Result<T, JsValue> {
+pub(crate) fn wire_name<T: WireName>(value: &JsValue, message: &str) -> Result<T, JsValue> {
     value
         .as_string()
         .and_then(|s| T::from_wire_name(&s))
@@ -101,7 +101,7 @@ pub fn wire_name<T: WireName>(value: &JsValue, message: &str) -> Result<T, JsVal
 }
 
 /// A user id or an array of them, from the app.
-pub fn user_ids(value: &JsValue) -> Result<Vec<String>, JsValue> {
+pub(crate) fn user_ids(value: &JsValue) -> Result<Vec<String>, JsValue> {
     if let Some(one) = value.as_string() {
         return Ok(vec![one]);
     }
@@ -112,7 +112,7 @@ pub fn user_ids(value: &JsValue) -> Result<Vec<String>, JsValue> {
 }
 
 /// An optional non-negative number of milliseconds from the options object.
-pub fn option_ms(options: &JsValue, key: &str, default: u64) -> Result<u64, JsValue> {
+pub(crate) fn option_ms(options: &JsValue, key: &str, default: u64) -> Result<u64, JsValue> {
     let value = get(options, key);
     if value.is_undefined() || value.is_null() {
         return Ok(default);
@@ -126,7 +126,7 @@ pub fn option_ms(options: &JsValue, key: &str, default: u64) -> Result<u64, JsVa
 }
 
 /// An optional string from the options object.
-pub fn option_string(options: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
+pub(crate) fn option_string(options: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
     let value = get(options, key);
     if value.is_undefined() || value.is_null() {
         return Ok(None);
