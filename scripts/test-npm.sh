@@ -2,9 +2,9 @@
 # The tests of the npm package, the examples and the browser end to end:
 #
 #   1. installs what they need, once (quick when already there): the wasm toolchain
-#      (npm/scripts/toolchain.sh, the same as scripts/test-wasm.sh), Debian's chromium and
-#      redis-server, and `npm ci` in npm/, examples/react-chat, examples/vanilla and
-#      tests/e2e (each has its package-lock.json);
+#      (scripts/lib.sh, the same as scripts/test-wasm.sh; docs/toolchain.md says why),
+#      Debian's chromium and redis-server, and `npm ci` in npm/, examples/react-chat,
+#      examples/vanilla and tests/e2e (each has its package-lock.json);
 #   2. builds presence-server (debug), the package (npm run build: wasm-pack for the
 #      bundler and web targets, size-tuned release, then tsc) and the React example;
 #   3. runs the hook tests (vitest: a fake client, and the real wasm client against a
@@ -21,17 +21,14 @@
 #   ./scripts/test-npm.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-
-step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. scripts/lib.sh
 
 # --- install what the tests need -----------------------------------------------------
 step "toolchain for the npm package and the browser tests"
-# shellcheck source=../npm/scripts/toolchain.sh
-. npm/scripts/toolchain.sh
 ensure_node
 ensure_wasm_toolchain
-ensure_apt chromium chromium chromium-driver
+ensure_chromium
 ensure_apt redis-server redis-server
 node --version
 npm --version

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the project. On a fresh machine it first installs what the tests
-# need (see ../shared/TOOLCHAIN.md for what works here and why), so the same command
-# serves a newcomer, a developer and CI.
+# need (scripts/lib.sh; docs/toolchain.md says what works here and why), so the same
+# command serves a newcomer, a developer and CI.
 #
 #   ./scripts/test.sh            everything (scripts/test-wasm.sh included)
 #   ./scripts/test.sh --no-lint  skip rustfmt and clippy (quicker while iterating)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. scripts/lib.sh
 
 lint=1
 for arg in "$@"; do
@@ -16,36 +18,21 @@ for arg in "$@"; do
   esac
 done
 
-step() { printf '\n==> %s\n' "$*"; }
-
 # --- install what the tests need -------------------------------------------------
 step "toolchain"
-if ! command -v cargo >/dev/null; then
-  echo "cargo is not installed: install Rust with rustup first" >&2
-  exit 1
+command -v cargo >/dev/null || die "cargo is not installed: install Rust with rustup first"
+ensure_rust_target wasm32-unknown-unknown
+if [ "$lint" = 1 ]; then
+  ensure_rust_component rustfmt
+  ensure_rust_component clippy
 fi
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
-for component in rustfmt clippy; do
-  if [ "$lint" = 1 ] && ! rustup component list --installed | grep -q "^$component"; then
-    rustup component add "$component"
-  fi
-done
-# Debian packages the tests use: redis-server (the tests start their own, on free
-# ports; installing the package starts no service here), and make + a C compiler
-# for the server's allocator (jemalloc is built from source).
-apt_missing=()
-command -v make >/dev/null || apt_missing+=(make)
-command -v cc >/dev/null || apt_missing+=(gcc)
-command -v redis-server >/dev/null || apt_missing+=(redis-server)
-command -v redis-cli >/dev/null || apt_missing+=(redis-tools)
-if [ "${#apt_missing[@]}" -gt 0 ]; then
-  sudo_cmd=""
-  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_missing[@]}"
-fi
+# Debian packages the tests use: make + a C compiler for the server's allocator
+# (jemalloc is built from source; clippy builds it too), and redis-server (the tests
+# start their own, on free ports; installing the package starts no service here).
+ensure_apt make make
+ensure_apt cc gcc
+ensure_apt redis-server redis-server
+ensure_apt redis-cli redis-tools
 redis-server --version
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
