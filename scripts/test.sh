@@ -3,25 +3,29 @@
 # need (scripts/lib.sh; docs/toolchain.md says what works here and why), so the same
 # command serves a newcomer, a developer and CI.
 #
-#   ./scripts/test.sh            everything (scripts/test-wasm.sh included)
-#   ./scripts/test.sh --no-lint  skip rustfmt and clippy (quicker while iterating)
+#   ./scripts/test.sh              everything (scripts/test-wasm.sh included)
+#   ./scripts/test.sh --no-lint    skip rustfmt and clippy (quicker while iterating)
+#   ./scripts/test.sh --lint-only  rustfmt and clippy only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . scripts/lib.sh
 
 lint=1
+tests=1
 for arg in "$@"; do
   case "$arg" in
     --no-lint) lint=0 ;;
+    --lint-only) tests=0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
+[ "$lint" = 1 ] || [ "$tests" = 1 ] || die "--no-lint and --lint-only leave nothing to run"
 
 # --- install what the tests need -------------------------------------------------
 step "toolchain"
 command -v cargo >/dev/null || die "cargo is not installed: install Rust with rustup first"
-ensure_rust_target wasm32-unknown-unknown
+[ "$tests" = 0 ] || ensure_rust_target wasm32-unknown-unknown
 if [ "$lint" = 1 ]; then
   ensure_rust_component rustfmt
   ensure_rust_component clippy
@@ -31,14 +35,16 @@ fi
 # start their own, on free ports; installing the package starts no service here).
 ensure_apt make make
 ensure_apt cc gcc
-ensure_apt redis-server redis-server
-ensure_apt redis-cli redis-tools
-redis-server --version
-if ! cargo nextest --version >/dev/null 2>&1; then
-  cargo install cargo-nextest --locked
+if [ "$tests" = 1 ]; then
+  ensure_apt redis-server redis-server
+  ensure_apt redis-cli redis-tools
+  redis-server --version
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+  fi
 fi
 cargo --version
-cargo nextest --version | head -n 1
+[ "$tests" = 0 ] || cargo nextest --version | head -n 1
 
 # --- lint --------------------------------------------------------------------------
 if [ "$lint" = 1 ]; then
@@ -46,6 +52,10 @@ if [ "$lint" = 1 ]; then
   cargo fmt --all -- --check
   step "clippy"
   cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+if [ "$tests" = 0 ]; then
+  step "rustfmt and clippy passed"
+  exit 0
 fi
 
 # --- build for the browser ---------------------------------------------------------
