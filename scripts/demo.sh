@@ -10,13 +10,10 @@
 # first run installs the wasm toolchain (a few minutes); later runs take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. scripts/lib.sh
 port=${PORT:-8080}
 
-step() { printf '\n==> %s\n' "$*"; }
-
-# shellcheck source=../npm/scripts/toolchain.sh
-. npm/scripts/toolchain.sh
 ensure_node
 ensure_wasm_toolchain
 

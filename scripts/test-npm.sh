@@ -2,13 +2,14 @@
 # The tests of the npm package, the examples and the browser end to end:
 #
 #   1. installs what they need, once (quick when already there): the wasm toolchain
-#      (npm/scripts/toolchain.sh, the same as scripts/test-wasm.sh), Debian's chromium and
-#      redis-server, and `npm ci` in npm/, examples/react-chat, examples/vanilla and
-#      tests/e2e (each has its package-lock.json);
+#      (scripts/lib.sh, the same as scripts/test-wasm.sh; docs/toolchain.md says why),
+#      Debian's chromium and redis-server, and `npm ci` in npm/, examples/react-chat,
+#      examples/vanilla and tests/e2e (each has its package-lock.json);
 #   2. builds presence-server (debug), the package (npm run build: wasm-pack for the
 #      bundler and web targets, size-tuned release, then tsc) and the React example;
 #   3. runs the hook tests (vitest: a fake client, and the real wasm client against a
-#      real presence-server that the tests start), tsc over the tests;
+#      real presence-server that the tests start), tsc over the tests, and eslint over
+#      the package (`npm run lint`, when npm/package.json has that script);
 #   4. runs tests/e2e (node's test runner, playwright-core driving /usr/bin/chromium,
 #      never a downloaded browser): the packaging test (npm pack → a scratch Vite app →
 #      build → Chromium), the React example with two people against a real server and
@@ -21,17 +22,14 @@
 #   ./scripts/test-npm.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-
-step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. scripts/lib.sh
 
 # --- install what the tests need -----------------------------------------------------
 step "toolchain for the npm package and the browser tests"
-# shellcheck source=../npm/scripts/toolchain.sh
-. npm/scripts/toolchain.sh
 ensure_node
 ensure_wasm_toolchain
-ensure_apt chromium chromium chromium-driver
+ensure_chromium
 ensure_apt redis-server redis-server
 node --version
 npm --version
@@ -65,6 +63,12 @@ step "hook tests (vitest: a fake client, and the real wasm client on a real serv
   npm run --silent typecheck
   PRESENCE_REQUIRE_SERVER=1 npx vitest run
 )
+
+# The package's eslint configuration comes with its `lint` script; until then, no step.
+if node -e 'process.exit(require("./npm/package.json").scripts?.lint ? 0 : 1)'; then
+  step "eslint (npm run lint)"
+  (cd npm && npm run --silent lint)
+fi
 
 step "end-to-end tests (tests/e2e: packaging, React example on one node and on Redis, vanilla)"
 npm_ci tests/e2e

@@ -6,10 +6,10 @@
 #   1. installs what it needs, once (quick when already there): the wasm32 target,
 #      wasm-pack, wasm-bindgen-cli of the exact version in Cargo.lock, wasm-opt from
 #      npm's binaryen 132 and playwright-core into ./.tools, Debian's chromium and
-#      chromedriver. See ../shared/TOOLCHAIN.md for why each comes from where it does
-#      (never Debian's binaryen: its wasm-opt output fails at init()).
+#      chromedriver (scripts/lib.sh). See docs/toolchain.md for why each comes from where
+#      it does (never Debian's binaryen: its wasm-opt output fails at init()).
 #   2. starts a presence-server (debug build, development mode, short timings) on a
-#      free loopback port, and stops it by PID on exit;
+#      free loopback port, and stops it by PID on exit (start_test_server);
 #   3. runs `wasm-pack test --headless --chrome` with the server's URL and dev tokens
 #      passed in at build time (PRESENCE_TEST_URL, PRESENCE_TEST_TOKENS);
 #   4. builds the optimized release package (opt-level z, fat LTO, one codegen unit,
@@ -21,48 +21,16 @@
 #   ./scripts/test-wasm.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-
-step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. scripts/lib.sh
 
 # The size budget of the release .wasm + JS glue, gzip -9 (issue 4: at most 40 KB).
 SIZE_LIMIT_BYTES=$((40 * 1024))
 
 # --- install what the browser tests need ------------------------------------------
 step "toolchain for the browser tests"
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
-if [ "$(wasm-pack --version 2>/dev/null)" != "wasm-pack 0.15.1" ]; then
-  cargo install wasm-pack --version 0.15.1 --locked
-fi
-# wasm-bindgen-cli must be exactly the wasm-bindgen in Cargo.lock (presence-client pins
-# it with `=`). No --locked: its own lockfile names a crate the registry no longer has.
-bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
-if [ -z "$bindgen_version" ]; then
-  echo "no wasm-bindgen in Cargo.lock" >&2
-  exit 1
-fi
-if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen_version" ]; then
-  cargo install wasm-bindgen-cli --version "$bindgen_version" --force
-fi
-if ! command -v npm >/dev/null; then
-  apt-get update
-  apt-get install -y nodejs npm
-fi
-tools=$root/.tools
-if [ "$("$tools/node_modules/.bin/wasm-opt" --version 2>/dev/null)" != "wasm-opt version 132 (version_132)" ] ||
-  [ ! -d "$tools/node_modules/playwright-core" ] || [ ! -x "$tools/node_modules/.bin/tsc" ]; then
-  mkdir -p "$tools"
-  npm install --prefix "$tools" --no-audit --no-fund --no-save \
-    binaryen@132.0.0 playwright-core@1.65.1 typescript@5.9.3
-fi
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  apt-get update
-  apt-get install -y chromium chromium-driver
-fi
-# npm's wasm-opt first: wasm-pack --mode no-install takes the one on PATH.
-export PATH="$tools/node_modules/.bin:$PATH"
+ensure_wasm_toolchain
+ensure_chromium
 wasm-pack --version
 wasm-bindgen --version
 wasm-opt --version
@@ -76,48 +44,19 @@ page_dir=$root/target/presence-client-release-test
 rm -rf "$page_dir"
 mkdir -p "$page_dir"
 cp presence-client/tests/release/index.html "$page_dir/"
-server_log=$root/target/presence-client-test-server.log
-# Port 0: the kernel picks a free port and the server logs which (no race with another
-# process grabbing a port we probed). Short timings keep the tests quick; the browser
-# tests rely on these two values: grace 2 s, typing TTL 6 s.
-RUST_LOG=info ./target/debug/presence-server \
-  --bind 127.0.0.1:0 \
+# Short timings keep the tests quick; the browser tests rely on these two values:
+# grace 2 s, typing TTL 6 s.
+start_test_server ./target/debug/presence-server "$root/target/presence-client-test-server.log" \
   --grace-ms 2000 \
   --typing-ttl-ms 6000 \
   --coalesce-ms 10 \
-  --static-dir "$page_dir" \
-  2>"$server_log" &
-server_pid=$!
-stop_server() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-}
-trap stop_server EXIT
-bound=""
-for _ in $(seq 1 300); do
-  bound=$(sed -n 's/.*presence-server listening.*bound=\([0-9.:]*\).*/\1/p' "$server_log" | head -n 1)
-  [ -n "$bound" ] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    cat "$server_log" >&2
-    echo "presence-server exited" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$bound" ]; then
-  cat "$server_log" >&2
-  echo "presence-server did not start" >&2
-  exit 1
-fi
-echo "presence-server (pid $server_pid) on $bound"
+  --static-dir "$page_dir"
+bound=$test_server_addr
 tokens=""
 for user in alice bob carol dave erin; do
   answer=$(curl -sf -X POST "http://$bound/dev/token" -d "{\"user\":\"$user\",\"name\":\"${user^}\"}")
   token=$(printf '%s' "$answer" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-  if [ -z "$token" ]; then
-    echo "no dev token for $user: $answer" >&2
-    exit 1
-  fi
+  [ -n "$token" ] || die "no dev token for $user: $answer"
   tokens="${tokens:+$tokens,}$user=$token"
 done
 
@@ -160,9 +99,6 @@ printf 'presence_client_bg.wasm  %6d bytes raw  %6d gzipped\n' "$(wc -c <"$page_
 printf 'presence_client.js       %6d bytes raw  %6d gzipped\n' "$(wc -c <"$page_dir/pkg/presence_client.js")" "$js_gz"
 printf 'wasm + JS glue, gzipped: %d bytes (%d.%d KB; budget %d KB)\n' \
   "$total" $((total / 1024)) $(((total % 1024) * 10 / 1024)) $((SIZE_LIMIT_BYTES / 1024))
-if [ "$total" -gt "$SIZE_LIMIT_BYTES" ]; then
-  echo "the SDK is over its size budget" >&2
-  exit 1
-fi
+[ "$total" -le "$SIZE_LIMIT_BYTES" ] || die "the SDK is over its size budget"
 
 step "browser tests passed"

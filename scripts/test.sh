@@ -1,57 +1,50 @@
 #!/usr/bin/env bash
 # Runs every test of the project. On a fresh machine it first installs what the tests
-# need (see ../shared/TOOLCHAIN.md for what works here and why), so the same command
-# serves a newcomer, a developer and CI.
+# need (scripts/lib.sh; docs/toolchain.md says what works here and why), so the same
+# command serves a newcomer, a developer and CI.
 #
-#   ./scripts/test.sh            everything (scripts/test-wasm.sh included)
-#   ./scripts/test.sh --no-lint  skip rustfmt and clippy (quicker while iterating)
+#   ./scripts/test.sh              everything (scripts/test-wasm.sh included)
+#   ./scripts/test.sh --no-lint    skip rustfmt and clippy (quicker while iterating)
+#   ./scripts/test.sh --lint-only  rustfmt and clippy only
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. scripts/lib.sh
 
 lint=1
+tests=1
 for arg in "$@"; do
   case "$arg" in
     --no-lint) lint=0 ;;
+    --lint-only) tests=0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
-
-step() { printf '\n==> %s\n' "$*"; }
+[ "$lint" = 1 ] || [ "$tests" = 1 ] || die "--no-lint and --lint-only leave nothing to run"
 
 # --- install what the tests need -------------------------------------------------
 step "toolchain"
-if ! command -v cargo >/dev/null; then
-  echo "cargo is not installed: install Rust with rustup first" >&2
-  exit 1
+command -v cargo >/dev/null || die "cargo is not installed: install Rust with rustup first"
+[ "$tests" = 0 ] || ensure_rust_target wasm32-unknown-unknown
+if [ "$lint" = 1 ]; then
+  ensure_rust_component rustfmt
+  ensure_rust_component clippy
 fi
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
-for component in rustfmt clippy; do
-  if [ "$lint" = 1 ] && ! rustup component list --installed | grep -q "^$component"; then
-    rustup component add "$component"
+# Debian packages the tests use: make + a C compiler for the server's allocator
+# (jemalloc is built from source; clippy builds it too), and redis-server (the tests
+# start their own, on free ports; installing the package starts no service here).
+ensure_apt make make
+ensure_apt cc gcc
+if [ "$tests" = 1 ]; then
+  ensure_apt redis-server redis-server
+  ensure_apt redis-cli redis-tools
+  redis-server --version
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
   fi
-done
-# Debian packages the tests use: redis-server (the tests start their own, on free
-# ports; installing the package starts no service here), and make + a C compiler
-# for the server's allocator (jemalloc is built from source).
-apt_missing=()
-command -v make >/dev/null || apt_missing+=(make)
-command -v cc >/dev/null || apt_missing+=(gcc)
-command -v redis-server >/dev/null || apt_missing+=(redis-server)
-command -v redis-cli >/dev/null || apt_missing+=(redis-tools)
-if [ "${#apt_missing[@]}" -gt 0 ]; then
-  sudo_cmd=""
-  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_missing[@]}"
-fi
-redis-server --version
-if ! cargo nextest --version >/dev/null 2>&1; then
-  cargo install cargo-nextest --locked
 fi
 cargo --version
-cargo nextest --version | head -n 1
+[ "$tests" = 0 ] || cargo nextest --version | head -n 1
 
 # --- lint --------------------------------------------------------------------------
 if [ "$lint" = 1 ]; then
@@ -59,6 +52,10 @@ if [ "$lint" = 1 ]; then
   cargo fmt --all -- --check
   step "clippy"
   cargo clippy --workspace --all-targets --locked -- -D warnings
+fi
+if [ "$tests" = 0 ]; then
+  step "rustfmt and clippy passed"
+  exit 0
 fi
 
 # --- build for the browser ---------------------------------------------------------

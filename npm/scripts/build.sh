@@ -10,18 +10,17 @@
 #      output fails at init()). The second target reuses the first one's cargo build.
 #   2. tsc: src/ → dist/ (the TypeScript layer, the store and the React hooks).
 #
-# Installs what it needs first (scripts/toolchain.sh: wasm-pack 0.15.1, the
-# wasm-bindgen-cli of Cargo.lock, binaryen 132 into ../.tools), quick when already there.
-# Needs `npm ci` done here (for tsc).
+# Installs what it needs first (../scripts/lib.sh: wasm-pack 0.15.1, the wasm-bindgen-cli
+# of Cargo.lock, binaryen 132 into ../.tools; docs/toolchain.md says why), quick when
+# already there. Needs `npm ci` done here (for tsc).
 #
 #   npm run build            (or: bash scripts/build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm_dir=$PWD
-root=$(cd .. && pwd)
 
-# shellcheck source=toolchain.sh
-. "$npm_dir/scripts/toolchain.sh"
+# shellcheck source-path=SCRIPTDIR source=../../scripts/lib.sh
+. "$npm_dir/../scripts/lib.sh"
 ensure_wasm_toolchain
 
 for target in bundler web; do
