@@ -45,6 +45,22 @@
 //! - [`metrics`]: the Prometheus metric names.
 //!
 //! The binary (`main.rs`) parses the config, sets up logging, binds and calls [`run`].
+//!
+//! # The path of a frame
+//!
+//! A `typing` frame: [`ws`] decodes it, [`session`] checks size and rate and hands a
+//! `ClientFrame` to [`service`] (`service/requests.rs`), which makes one store step
+//! (`Store::set_typing`), schedules the stop in [`timers`] and publishes an
+//! `Event::Typing` on the room's topic. The [`broker`] carries it to every node with a
+//! session in the room, where the [`hub`] first sends the room's pending diff, then
+//! serializes the `typing` frame once into each member's [`outbox`]; each session task
+//! writes what is queued in one go.
+//!
+//! A `join`: the service subscribes the session in the hub *held* (`hub/hold.rs`), and
+//! the node to the room's topic if it is the first; makes the store step
+//! (`Store::join`), whose change [`service::change_events`] turns into the join others
+//! see; reads the room snapshot; and releases the hold with the `room_state` first and
+//! what was held after it. `docs/architecture.md` walks both paths step by step.
 
 pub mod auth;
 pub mod broker;
