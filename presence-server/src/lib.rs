@@ -101,7 +101,7 @@ use crate::broker::Broker;
 use crate::config::StoreKind;
 use crate::hub::Hub;
 use crate::redis_link::RedisConn;
-use crate::service::Service;
+use crate::service::{Parts, Service};
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
 use crate::store::{NodeLeases, Store};
@@ -190,16 +190,16 @@ pub async fn build_with_clock(
         node_id: Some(node_id),
         ..config
     };
-    Ok(Arc::new(Service::new(
+    Ok(Arc::new(Service::new(Parts {
         clock,
-        Arc::new(config),
+        config: Arc::new(config),
         auth,
         dev_mode,
         store,
         leases,
         broker,
         hub,
-    )))
+    })))
 }
 
 /// Serves on `listener` until `shutdown` completes, then closes every session with

@@ -123,18 +123,34 @@ fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What a [`Service`] is made of: [`build`](crate::build) picks them from the config.
+#[derive(Debug)]
+pub struct Parts {
+    /// The time the service, its timers and its upkeep read.
+    pub clock: Clock,
+    pub config: Arc<Config>,
+    pub auth: Auth,
+    /// No secret was configured: `POST /dev/token` exists.
+    pub dev_mode: bool,
+    pub store: Arc<dyn Store>,
+    /// The store's node leases, when several nodes share it.
+    pub leases: Option<Arc<dyn NodeLeases>>,
+    pub broker: Arc<dyn Broker>,
+    pub hub: Arc<Hub>,
+}
+
 impl Service {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        clock: Clock,
-        config: Arc<Config>,
-        auth: Auth,
-        dev_mode: bool,
-        store: Arc<dyn Store>,
-        leases: Option<Arc<dyn NodeLeases>>,
-        broker: Arc<dyn Broker>,
-        hub: Arc<Hub>,
-    ) -> Self {
+    pub fn new(parts: Parts) -> Self {
+        let Parts {
+            clock,
+            config,
+            auth,
+            dev_mode,
+            store,
+            leases,
+            broker,
+            hub,
+        } = parts;
         let node_id = config.node_id.clone().unwrap_or_else(random_node_id);
         Self {
             config,
