@@ -62,6 +62,8 @@
 //! see; reads the room snapshot; and releases the hold with the `room_state` first and
 //! what was held after it. `docs/architecture.md` walks both paths step by step.
 
+#![warn(unreachable_pub)]
+
 pub mod auth;
 pub mod broker;
 pub mod clock;
@@ -70,15 +72,15 @@ pub mod events;
 pub mod frame;
 pub mod http;
 pub mod hub;
-pub mod metrics;
+mod metrics;
 pub mod outbox;
 pub mod presence;
 pub mod redis_link;
 pub mod service;
-pub mod session;
-pub mod small;
+mod session;
+mod small;
 pub mod store;
-pub mod timers;
+mod timers;
 pub mod ws;
 
 use std::future::Future;

@@ -10,7 +10,7 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process-wide recorder (once; later servers in the same process, as
 /// in tests, share it) and returns the handle that renders it.
-pub fn install() -> Option<PrometheusHandle> {
+pub(crate) fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let handle = PrometheusBuilder::new().install_recorder();
@@ -22,50 +22,50 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
-pub fn connection_opened() {
+pub(crate) fn connection_opened() {
     gauge!("presence_connections").increment(1.0);
     counter!("presence_connections_total").increment(1);
 }
 
-pub fn connection_closed() {
+pub(crate) fn connection_closed() {
     gauge!("presence_connections").decrement(1.0);
 }
 
 /// A user's public status went from offline to something else (+1) or back (-1).
-pub fn users_online(delta: f64) {
+pub(crate) fn users_online(delta: f64) {
     gauge!("presence_users_online").increment(delta);
 }
 
-pub fn local_rooms(n: usize) {
+pub(crate) fn local_rooms(n: usize) {
     gauge!("presence_rooms").set(n as f64);
 }
 
-pub fn frame_in(kind: &'static str) {
+pub(crate) fn frame_in(kind: &'static str) {
     counter!("presence_frames_in_total", "type" => kind).increment(1);
 }
 
-pub fn frame_out(kind: &'static str) {
+pub(crate) fn frame_out(kind: &'static str) {
     counter!("presence_frames_out_total", "type" => kind).increment(1);
 }
 
-pub fn error(code: &'static str) {
+pub(crate) fn error(code: &'static str) {
     counter!("presence_errors_total", "code" => code).increment(1);
 }
 
-pub fn rate_limited() {
+pub(crate) fn rate_limited() {
     counter!("presence_rate_limited_total").increment(1);
 }
 
-pub fn closed_with(code: u16) {
+pub(crate) fn closed_with(code: u16) {
     counter!("presence_closes_total", "code" => code.to_string()).increment(1);
 }
 
-pub fn slow_client_killed() {
+pub(crate) fn slow_client_killed() {
     counter!("presence_slow_clients_killed_total").increment(1);
 }
 
 /// One Redis step: its latency, and whether it failed.
-pub fn redis_command(op: &'static str, elapsed: std::time::Duration, ok: bool) {
+pub(crate) fn redis_command(op: &'static str, elapsed: std::time::Duration, ok: bool) {
     metrics::histogram!("presence_redis_command_seconds", "op" => op).record(elapsed.as_secs_f64());
     if !ok {
         counter!("presence_redis_errors_total", "op" => op).increment(1);
@@ -73,17 +73,17 @@ pub fn redis_command(op: &'static str, elapsed: std::time::Duration, ok: bool) {
 }
 
 /// The link to Redis came back after failing.
-pub fn redis_reconnected() {
+pub(crate) fn redis_reconnected() {
     counter!("presence_redis_reconnects_total").increment(1);
 }
 
 /// Whether Redis answers (1) or not (0).
-pub fn redis_up(up: bool) {
+pub(crate) fn redis_up(up: bool) {
     gauge!("presence_redis_up").set(if up { 1.0 } else { 0.0 });
 }
 
 /// This node cleaned up after a dead node, closing `sessions` of its sessions.
-pub fn node_swept(sessions: usize) {
+pub(crate) fn node_swept(sessions: usize) {
     counter!("presence_lease_sweeps_total").increment(1);
     counter!("presence_sessions_swept_total").increment(sessions as u64);
 }

@@ -44,8 +44,8 @@ enum End {
 }
 
 /// The upgraded connection.
-pub type Io = TokioIo<Upgraded>;
-pub type Socket = Conn<Io>;
+pub(crate) type Io = TokioIo<Upgraded>;
+pub(crate) type Socket = Conn<Io>;
 
 /// What a session keeps for its whole life, in one allocation of its own.
 ///
@@ -55,7 +55,7 @@ pub type Socket = Conn<Io>;
 /// future holds the pointer, and what runs once (the handshake, a request, the end)
 /// is boxed while it runs.
 #[derive(Debug)]
-pub struct Live {
+pub(crate) struct Live {
     conn: Socket,
     out: Outbox,
     service: Arc<Service>,
@@ -64,7 +64,7 @@ pub struct Live {
 }
 
 impl Live {
-    pub fn new(io: Io, service: Arc<Service>, shutdown: CancellationToken) -> Box<Self> {
+    pub(crate) fn new(io: Io, service: Arc<Service>, shutdown: CancellationToken) -> Box<Self> {
         let max_message = service.config.max_frame_bytes.saturating_mul(2).max(1024);
         Box::new(Self {
             conn: Conn::new(io, max_message),
@@ -77,7 +77,7 @@ impl Live {
 }
 
 /// Serves one upgraded socket until it ends.
-pub async fn serve(mut live: Box<Live>) {
+pub(crate) async fn serve(mut live: Box<Live>) {
     metrics::connection_opened();
     let mut ctx = match Box::pin(handshake(&mut live)).await {
         Ok(ctx) => ctx,

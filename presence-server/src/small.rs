@@ -6,7 +6,7 @@
 
 /// Pushes `item`, growing `vec` by half its length (at least one) when it is full, not
 /// by doubling from four.
-pub fn push_compact<T>(vec: &mut Vec<T>, item: T) {
+pub(crate) fn push_compact<T>(vec: &mut Vec<T>, item: T) {
     grow_compact(vec);
     vec.push(item);
 }
