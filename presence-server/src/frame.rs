@@ -44,7 +44,7 @@ impl From<String> for Utf8Bytes {
 }
 
 /// Serializes a frame the server sends, and counts it by type.
-pub fn serialize(frame: &ServerFrame) -> Utf8Bytes {
+pub(crate) fn serialize(frame: &ServerFrame) -> Utf8Bytes {
     metrics::frame_out(frame.type_name());
     Utf8Bytes::from(frame.to_json())
 }

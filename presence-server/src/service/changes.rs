@@ -15,7 +15,7 @@ use crate::store::UserChange;
 /// The record before the change is viewed as at `before_ms`, the record after as at
 /// `now_ms`; they are the same moment except for an expiry (a custom status that ran
 /// out is hidden already at `now_ms`, so its change is seen against the moment before).
-pub fn change_events(change: &UserChange, before_ms: u64, now_ms: u64) -> Vec<Event> {
+pub(crate) fn change_events(change: &UserChange, before_ms: u64, now_ms: u64) -> Vec<Event> {
     let (before, after) = (&change.before, &change.after);
     let user = &after.id;
     let before_public = before.view(Viewer::Others, before_ms);

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use presence_protocol::{ActivityState, ErrorCode};
 
-pub use self::changes::change_events;
-pub use self::upkeep::background_tasks;
+pub(crate) use self::changes::change_events;
+pub(crate) use self::upkeep::background_tasks;
 use crate::auth::{Auth, Identity};
 use crate::broker::Broker;
 use crate::clock::Clock;
@@ -112,7 +112,7 @@ struct LiveSession {
 }
 
 /// A fresh node id, when none is configured.
-pub fn random_node_id() -> String {
+pub(crate) fn random_node_id() -> String {
     random_hex(6)
 }
 

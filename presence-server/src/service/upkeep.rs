@@ -233,7 +233,7 @@ impl Service {
 /// The node's periodic work until `stop`: the timers, the coalescing flush, the
 /// resync of rooms that became small again, and (with shared leases) the lease and
 /// the sweeps.
-pub async fn background_tasks(service: Arc<Service>, stop: CancellationToken) {
+pub(crate) async fn background_tasks(service: Arc<Service>, stop: CancellationToken) {
     let timers = {
         let service = service.clone();
         let stop = stop.clone();
