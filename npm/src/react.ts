@@ -42,11 +42,7 @@ import type {
   RoomSnapshot,
 } from "./types.js";
 
-export { formatLastSeen, typingText } from "./format.js";
-export type { FormatLastSeenOptions, TypingTextOptions } from "./format.js";
-export { PresenceStore, EMPTY_ROOM } from "./store.js";
-export { sameMembers, samePresence, shallowEqualArrays } from "./compare.js";
-export type * from "./types.js";
+export * from "./shared.js";
 
 /** undefined: no provider above; null: a provider whose client does not exist yet. */
 const StoreContext = createContext<PresenceStore | null | undefined>(undefined);

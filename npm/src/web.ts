@@ -7,8 +7,4 @@
 //   const client = new PresenceClient({ url, getToken });
 export { default, initSync, PresenceClient } from "../pkg/web/presence_client.js";
 export type { InitInput, InitOutput, SyncInitInput } from "../pkg/web/presence_client.js";
-export { PresenceStore, EMPTY_ROOM } from "./store.js";
-export { formatLastSeen, typingText } from "./format.js";
-export { sameMembers, samePresence, shallowEqualArrays } from "./compare.js";
-export type { FormatLastSeenOptions, TypingTextOptions } from "./format.js";
-export type * from "./types.js";
+export * from "./shared.js";
