@@ -26,6 +26,8 @@ import {
   type ReactNode,
 } from "react";
 
+import { useSyncExternalStoreWithSelector } from "use-sync-external-store/with-selector";
+
 import { PresenceClient } from "../pkg/bundler/presence_client.js";
 import { shallowEqualArrays } from "./compare.js";
 import { EMPTY_ROOM, PresenceStore } from "./store.js";
@@ -190,38 +192,9 @@ type Subscribe = (onChange: () => void) => () => void;
 const noopSubscribe: Subscribe = () => () => {};
 const identity = <T>(x: T): T => x;
 
-/**
- * useSyncExternalStore over a selection of a snapshot: the selector runs again only
- * when the snapshot changed, and a selection equal (by `isEqual`) to the previous one
- * is returned as the previous object, so the component does not re-render.
- */
-function useSelection<S, T>(
-  subscribe: Subscribe,
-  getSnapshot: () => S,
-  selector: (snapshot: S) => T,
-  isEqual?: (a: T, b: T) => boolean,
-): T {
-  const last = useRef<{ value: T } | null>(null);
-  const getSelection = useMemo(() => {
-    let memo: { snapshot: S; selection: T } | null = null;
-    return (): T => {
-      const snapshot = getSnapshot();
-      if (memo && Object.is(memo.snapshot, snapshot)) return memo.selection;
-      let selection = selector(snapshot);
-      const previous = memo ? { value: memo.selection } : last.current;
-      if (previous && isEqual && isEqual(previous.value, selection)) {
-        selection = previous.value;
-      }
-      memo = { snapshot, selection };
-      return selection;
-    };
-  }, [getSnapshot, selector, isEqual]);
-  const value = useSyncExternalStore(subscribe, getSelection, getSelection);
-  useEffect(() => {
-    last.current = { value };
-  }, [value]);
-  return value;
-}
+// Selections go through React's useSyncExternalStoreWithSelector: the selector runs
+// again only when the snapshot changed, and a selection equal (by `isEqual`) to the
+// previous one is returned as the previous object, so the component does not re-render.
 
 function useRoomSnapshot<T>(
   hook: string,
@@ -242,7 +215,8 @@ function useRoomSnapshot<T>(
     () => (store && roomId ? (store.room(roomId) ?? EMPTY_ROOM) : EMPTY_ROOM),
     [store, roomId],
   );
-  return [useSelection(subscribe, getSnapshot, selector, isEqual), store];
+  const selection = useSyncExternalStoreWithSelector(subscribe, getSnapshot, getSnapshot, selector, isEqual);
+  return [selection, store];
 }
 
 // --- hooks --------------------------------------------------------------------------------
@@ -368,8 +342,9 @@ export function usePresence<T>(
     () => (store && userId ? store.user(userId) : null),
     [store, userId],
   );
-  return useSelection<Presence | null, T | Presence | null>(
+  return useSyncExternalStoreWithSelector<Presence | null, T | Presence | null>(
     subscribe,
+    getSnapshot,
     getSnapshot,
     (selector ?? identity) as (p: Presence | null) => T | Presence | null,
     isEqual as ((a: T | Presence | null, b: T | Presence | null) => boolean) | undefined,
