@@ -137,7 +137,8 @@ function useOwnedClient(options: PresenceClientOptions | undefined): PresenceCli
     if (h && h.key === key) {
       h.mounted = true;
     } else {
-      const current = optionsRef.current ?? options!;
+      // The options of this render (the effect above has run).
+      const current = optionsRef.current!;
       const created = new PresenceClient({
         ...current,
         getToken: current.getToken
@@ -161,7 +162,6 @@ function useOwnedClient(options: PresenceClientOptions | undefined): PresenceCli
       });
     };
     // `options` is read through the ref: only the key decides.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
 
   return client;

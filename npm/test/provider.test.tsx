@@ -86,7 +86,8 @@ describe("PresenceProvider with options", () => {
   it("renders `connecting` before its client exists", () => {
     let seen = "";
     function First() {
-      seen ||= useConnectionState();
+      const state = useConnectionState();
+      seen ||= state;
       return null;
     }
     render(
