@@ -7,5 +7,11 @@
 //
 // Pages without a bundler use "presence-client/web" (with `await init()` first); React
 // apps use the hooks of "presence-client/react".
-export { PresenceClient } from "../pkg/bundler/presence_client.js";
+import { PresenceClient } from "../pkg/bundler/presence_client.js";
+import { bindClientClass } from "./client.js";
+
+// <PresenceProvider options> creates its clients from this build.
+bindClientClass("bundler", PresenceClient);
+
+export { PresenceClient };
 export * from "./shared.js";

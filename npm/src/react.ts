@@ -7,6 +7,11 @@
 //     const { status, setStatus } = useMyStatus();
 //     const state = useConnectionState();
 //
+// The client of `<PresenceProvider options>` comes from the build of the entry the app
+// imported, "presence-client" or "presence-client/web" (the first when both; see
+// client.ts). When the app imported neither, the bundler build of "presence-client" is loaded the first time a
+// provider needs a client: importing this entry loads no wasm build itself.
+//
 // Every hook reads through useSyncExternalStore with a subscribe and a getSnapshot that
 // stay the same function from one render to the next, over the client's snapshots (the
 // same object until something changes). Subscriptions are keyed: a component re-renders
@@ -28,7 +33,7 @@ import {
 
 import { useSyncExternalStoreWithSelector } from "use-sync-external-store/with-selector";
 
-import { PresenceClient } from "../pkg/bundler/presence_client.js";
+import { boundClientClass, type PresenceClientClass } from "./client.js";
 import { shallowEqualArrays } from "./compare.js";
 import { EMPTY_ROOM, PresenceStore } from "./store.js";
 import type {
@@ -107,9 +112,29 @@ function optionsKey(options: PresenceClientOptions): string {
   ]);
 }
 
+let defaultBuild: Promise<PresenceClientClass> | null = null;
+
+/**
+ * The class a provider creates its client from: the one bound by the entry the app
+ * imported, or else the bundler build, imported (once) on first use.
+ */
+function clientClass(): PresenceClientClass | Promise<PresenceClientClass> {
+  const bound = boundClientClass();
+  if (bound) return bound;
+  defaultBuild ??= import("./index.js").then(
+    (entry) => entry.PresenceClient,
+    (error: unknown) => {
+      defaultBuild = null; // the next provider tries again
+      throw error;
+    },
+  );
+  return defaultBuild;
+}
+
 interface Held {
   key: string;
-  client: PresenceClient;
+  /** null while the default build loads. */
+  client: PresenceClientLike | null;
   mounted: boolean;
 }
 
@@ -117,10 +142,12 @@ interface Held {
  * Creates the client in an effect (never during render, which React may repeat or
  * throw away), connects it a microtask later and destroys it a microtask after the
  * unmount. StrictMode's mount → unmount → mount happens within one task, so it keeps
- * the same client: one client, one connection, no listener left behind.
+ * the same client: one client, one connection, no listener left behind. When the
+ * default build has to be loaded first, the client is created once it is, unless the
+ * provider was unmounted (or its key changed) in the meantime.
  */
-function useOwnedClient(options: PresenceClientOptions | undefined): PresenceClient | null {
-  const [client, setClient] = useState<PresenceClient | null>(null);
+function useOwnedClient(options: PresenceClientOptions | undefined): PresenceClientLike | null {
+  const [client, setClient] = useState<PresenceClientLike | null>(null);
   const optionsRef = useRef(options);
   useEffect(() => {
     optionsRef.current = options;
@@ -137,19 +164,38 @@ function useOwnedClient(options: PresenceClientOptions | undefined): PresenceCli
     if (h && h.key === key) {
       h.mounted = true;
     } else {
-      // The options of this render (the effect above has run).
-      const current = optionsRef.current!;
-      const created = new PresenceClient({
-        ...current,
-        getToken: current.getToken
-          ? () => (optionsRef.current?.getToken ?? current.getToken!)()
-          : undefined,
-      });
-      const fresh: Held = { key, client: created, mounted: true };
+      const fresh: Held = { key, client: null, mounted: true };
       h = held.current = fresh;
-      queueMicrotask(() => {
-        if (fresh.mounted) created.connect();
-      });
+      const create = (Client: PresenceClientClass): PresenceClientLike => {
+        // The options of the latest render (the effect above has run): this key's.
+        const current = optionsRef.current!;
+        const created = new Client({
+          ...current,
+          getToken: current.getToken
+            ? () => (optionsRef.current?.getToken ?? current.getToken!)()
+            : undefined,
+        });
+        fresh.client = created;
+        queueMicrotask(() => {
+          if (fresh.mounted) created.connect();
+        });
+        return created;
+      };
+      const found = clientClass();
+      if (typeof found === "function") {
+        create(found);
+      } else {
+        found.then(
+          (loaded) => {
+            if (fresh.mounted) setClient(create(loaded));
+          },
+          // To the nearest error boundary, as a failed import of this module would.
+          (error: unknown) =>
+            setClient(() => {
+              throw error;
+            }),
+        );
+      }
     }
     const mine = h;
     setClient(mine.client);
@@ -158,7 +204,7 @@ function useOwnedClient(options: PresenceClientOptions | undefined): PresenceCli
       queueMicrotask(() => {
         if (mine.mounted) return; // mounted again (StrictMode): keep it
         if (held.current === mine) held.current = null;
-        mine.client.destroy();
+        mine.client?.destroy();
       });
     };
     // `options` is read through the ref: only the key decides.
