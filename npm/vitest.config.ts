@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 import wasm from "vite-plugin-wasm";
 
 export default defineConfig({
-  // The React layer imports the bundler build of the SDK, as an app's bundler would.
+  // "presence-client" (src/index.ts) imports the bundler build of the SDK, a .wasm as an
+  // ES module, as an app's bundler would.
   plugins: [wasm()],
   esbuild: { jsx: "automatic" },
   test: {

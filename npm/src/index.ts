@@ -7,9 +7,11 @@
 //
 // Pages without a bundler use "presence-client/web" (with `await init()` first); React
 // apps use the hooks of "presence-client/react".
-export { PresenceClient } from "../pkg/bundler/presence_client.js";
-export { PresenceStore, EMPTY_ROOM } from "./store.js";
-export { formatLastSeen, typingText } from "./format.js";
-export { sameMembers, samePresence, shallowEqualArrays } from "./compare.js";
-export type { FormatLastSeenOptions, TypingTextOptions } from "./format.js";
-export type * from "./types.js";
+import { PresenceClient } from "../pkg/bundler/presence_client.js";
+import { bindClientClass } from "./client.js";
+
+// <PresenceProvider options> creates its clients from this build.
+bindClientClass("bundler", PresenceClient);
+
+export { PresenceClient };
+export * from "./shared.js";

@@ -7,6 +7,11 @@
 //     const { status, setStatus } = useMyStatus();
 //     const state = useConnectionState();
 //
+// The client of `<PresenceProvider options>` comes from the build of the entry the app
+// imported, "presence-client" or "presence-client/web" (the first when both; see
+// client.ts). When the app imported neither, the bundler build of "presence-client" is loaded the first time a
+// provider needs a client: importing this entry loads no wasm build itself.
+//
 // Every hook reads through useSyncExternalStore with a subscribe and a getSnapshot that
 // stay the same function from one render to the next, over the client's snapshots (the
 // same object until something changes). Subscriptions are keyed: a component re-renders
@@ -26,7 +31,9 @@ import {
   type ReactNode,
 } from "react";
 
-import { PresenceClient } from "../pkg/bundler/presence_client.js";
+import { useSyncExternalStoreWithSelector } from "use-sync-external-store/with-selector";
+
+import { boundClientClass, type PresenceClientClass } from "./client.js";
 import { shallowEqualArrays } from "./compare.js";
 import { EMPTY_ROOM, PresenceStore } from "./store.js";
 import type {
@@ -42,11 +49,7 @@ import type {
   RoomSnapshot,
 } from "./types.js";
 
-export { formatLastSeen, typingText } from "./format.js";
-export type { FormatLastSeenOptions, TypingTextOptions } from "./format.js";
-export { PresenceStore, EMPTY_ROOM } from "./store.js";
-export { sameMembers, samePresence, shallowEqualArrays } from "./compare.js";
-export type * from "./types.js";
+export * from "./shared.js";
 
 /** undefined: no provider above; null: a provider whose client does not exist yet. */
 const StoreContext = createContext<PresenceStore | null | undefined>(undefined);
@@ -109,9 +112,29 @@ function optionsKey(options: PresenceClientOptions): string {
   ]);
 }
 
+let defaultBuild: Promise<PresenceClientClass> | null = null;
+
+/**
+ * The class a provider creates its client from: the one bound by the entry the app
+ * imported, or else the bundler build, imported (once) on first use.
+ */
+function clientClass(): PresenceClientClass | Promise<PresenceClientClass> {
+  const bound = boundClientClass();
+  if (bound) return bound;
+  defaultBuild ??= import("./index.js").then(
+    (entry) => entry.PresenceClient,
+    (error: unknown) => {
+      defaultBuild = null; // the next provider tries again
+      throw error;
+    },
+  );
+  return defaultBuild;
+}
+
 interface Held {
   key: string;
-  client: PresenceClient;
+  /** null while the default build loads. */
+  client: PresenceClientLike | null;
   mounted: boolean;
 }
 
@@ -119,10 +142,12 @@ interface Held {
  * Creates the client in an effect (never during render, which React may repeat or
  * throw away), connects it a microtask later and destroys it a microtask after the
  * unmount. StrictMode's mount → unmount → mount happens within one task, so it keeps
- * the same client: one client, one connection, no listener left behind.
+ * the same client: one client, one connection, no listener left behind. When the
+ * default build has to be loaded first, the client is created once it is, unless the
+ * provider was unmounted (or its key changed) in the meantime.
  */
-function useOwnedClient(options: PresenceClientOptions | undefined): PresenceClient | null {
-  const [client, setClient] = useState<PresenceClient | null>(null);
+function useOwnedClient(options: PresenceClientOptions | undefined): PresenceClientLike | null {
+  const [client, setClient] = useState<PresenceClientLike | null>(null);
   const optionsRef = useRef(options);
   useEffect(() => {
     optionsRef.current = options;
@@ -139,18 +164,38 @@ function useOwnedClient(options: PresenceClientOptions | undefined): PresenceCli
     if (h && h.key === key) {
       h.mounted = true;
     } else {
-      const current = optionsRef.current ?? options!;
-      const created = new PresenceClient({
-        ...current,
-        getToken: current.getToken
-          ? () => (optionsRef.current?.getToken ?? current.getToken!)()
-          : undefined,
-      });
-      const fresh: Held = { key, client: created, mounted: true };
+      const fresh: Held = { key, client: null, mounted: true };
       h = held.current = fresh;
-      queueMicrotask(() => {
-        if (fresh.mounted) created.connect();
-      });
+      const create = (Client: PresenceClientClass): PresenceClientLike => {
+        // The options of the latest render (the effect above has run): this key's.
+        const current = optionsRef.current!;
+        const created = new Client({
+          ...current,
+          getToken: current.getToken
+            ? () => (optionsRef.current?.getToken ?? current.getToken!)()
+            : undefined,
+        });
+        fresh.client = created;
+        queueMicrotask(() => {
+          if (fresh.mounted) created.connect();
+        });
+        return created;
+      };
+      const found = clientClass();
+      if (typeof found === "function") {
+        create(found);
+      } else {
+        found.then(
+          (loaded) => {
+            if (fresh.mounted) setClient(create(loaded));
+          },
+          // To the nearest error boundary, as a failed import of this module would.
+          (error: unknown) =>
+            setClient(() => {
+              throw error;
+            }),
+        );
+      }
     }
     const mine = h;
     setClient(mine.client);
@@ -159,11 +204,10 @@ function useOwnedClient(options: PresenceClientOptions | undefined): PresenceCli
       queueMicrotask(() => {
         if (mine.mounted) return; // mounted again (StrictMode): keep it
         if (held.current === mine) held.current = null;
-        mine.client.destroy();
+        mine.client?.destroy();
       });
     };
     // `options` is read through the ref: only the key decides.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
 
   return client;
@@ -194,38 +238,9 @@ type Subscribe = (onChange: () => void) => () => void;
 const noopSubscribe: Subscribe = () => () => {};
 const identity = <T>(x: T): T => x;
 
-/**
- * useSyncExternalStore over a selection of a snapshot: the selector runs again only
- * when the snapshot changed, and a selection equal (by `isEqual`) to the previous one
- * is returned as the previous object, so the component does not re-render.
- */
-function useSelection<S, T>(
-  subscribe: Subscribe,
-  getSnapshot: () => S,
-  selector: (snapshot: S) => T,
-  isEqual?: (a: T, b: T) => boolean,
-): T {
-  const last = useRef<{ value: T } | null>(null);
-  const getSelection = useMemo(() => {
-    let memo: { snapshot: S; selection: T } | null = null;
-    return (): T => {
-      const snapshot = getSnapshot();
-      if (memo && Object.is(memo.snapshot, snapshot)) return memo.selection;
-      let selection = selector(snapshot);
-      const previous = memo ? { value: memo.selection } : last.current;
-      if (previous && isEqual && isEqual(previous.value, selection)) {
-        selection = previous.value;
-      }
-      memo = { snapshot, selection };
-      return selection;
-    };
-  }, [getSnapshot, selector, isEqual]);
-  const value = useSyncExternalStore(subscribe, getSelection, getSelection);
-  useEffect(() => {
-    last.current = { value };
-  }, [value]);
-  return value;
-}
+// Selections go through React's useSyncExternalStoreWithSelector: the selector runs
+// again only when the snapshot changed, and a selection equal (by `isEqual`) to the
+// previous one is returned as the previous object, so the component does not re-render.
 
 function useRoomSnapshot<T>(
   hook: string,
@@ -246,7 +261,8 @@ function useRoomSnapshot<T>(
     () => (store && roomId ? (store.room(roomId) ?? EMPTY_ROOM) : EMPTY_ROOM),
     [store, roomId],
   );
-  return [useSelection(subscribe, getSnapshot, selector, isEqual), store];
+  const selection = useSyncExternalStoreWithSelector(subscribe, getSnapshot, getSnapshot, selector, isEqual);
+  return [selection, store];
 }
 
 // --- hooks --------------------------------------------------------------------------------
@@ -372,8 +388,9 @@ export function usePresence<T>(
     () => (store && userId ? store.user(userId) : null),
     [store, userId],
   );
-  return useSelection<Presence | null, T | Presence | null>(
+  return useSyncExternalStoreWithSelector<Presence | null, T | Presence | null>(
     subscribe,
+    getSnapshot,
     getSnapshot,
     (selector ?? identity) as (p: Presence | null) => T | Presence | null,
     isEqual as ((a: T | Presence | null, b: T | Presence | null) => boolean) | undefined,

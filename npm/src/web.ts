@@ -5,10 +5,14 @@
 //   import init, { PresenceClient } from "presence-client/web";
 //   await init();
 //   const client = new PresenceClient({ url, getToken });
-export { default, initSync, PresenceClient } from "../pkg/web/presence_client.js";
+import { PresenceClient } from "../pkg/web/presence_client.js";
+import { bindClientClass } from "./client.js";
+
+// <PresenceProvider options> creates its clients from this build (render it after
+// `init()`), unless the app imported "presence-client" too.
+bindClientClass("web", PresenceClient);
+
+export { PresenceClient };
+export { default, initSync } from "../pkg/web/presence_client.js";
 export type { InitInput, InitOutput, SyncInitInput } from "../pkg/web/presence_client.js";
-export { PresenceStore, EMPTY_ROOM } from "./store.js";
-export { formatLastSeen, typingText } from "./format.js";
-export { sameMembers, samePresence, shallowEqualArrays } from "./compare.js";
-export type { FormatLastSeenOptions, TypingTextOptions } from "./format.js";
-export type * from "./types.js";
+export * from "./shared.js";

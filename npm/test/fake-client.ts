@@ -197,3 +197,22 @@ export class FakeClient implements PresenceClientLike {
     }
   }
 }
+
+/**
+ * A stand-in for the module of one wasm build (`vi.mock("../pkg/…/presence_client.js")`)
+ * whose PresenceClient is a FakeClient that knows its build; `loaded` records when the
+ * module is loaded.
+ */
+export function fakeBuild(
+  build: "bundler" | "web",
+  loaded: string[],
+): { default: () => Promise<object>; initSync: () => object; PresenceClient: typeof FakeClient } {
+  loaded.push(build);
+  return {
+    default: async () => ({}),
+    initSync: () => ({}),
+    PresenceClient: class extends FakeClient {
+      readonly build = build;
+    },
+  };
+}

@@ -1,5 +1,7 @@
 // <PresenceProvider options>: the client's lifecycle, with the SDK's class replaced by
-// FakeClient so that constructions, connects and destroys can be counted.
+// FakeClient so that constructions, connects and destroys can be counted. The app here
+// imports "presence-client" (src/index.ts), which binds its build's class: the provider
+// creates its client at once. (default-build.test.tsx: an app that imports neither.)
 import { act, cleanup, render } from "@testing-library/react";
 import { StrictMode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -10,6 +12,7 @@ vi.mock("../pkg/bundler/presence_client.js", async () => ({
   PresenceClient: (await import("./fake-client.js")).FakeClient,
 }));
 
+await import("../src/index.js");
 const { PresenceProvider, useConnectionState, usePresenceClient, useRoom } = await import("../src/react.js");
 
 beforeEach(() => {
@@ -86,7 +89,8 @@ describe("PresenceProvider with options", () => {
   it("renders `connecting` before its client exists", () => {
     let seen = "";
     function First() {
-      seen ||= useConnectionState();
+      const state = useConnectionState();
+      seen ||= state;
       return null;
     }
     render(
