@@ -41,7 +41,7 @@ async fn reconnect_within_grace_shows_no_leave_or_join() {
 
     // Well past the grace period, counted from the drop.
     let left = Duration::from_millis(2_500).saturating_sub(dropped.elapsed());
-    seen.extend(collect(&mut bob, left).await);
+    seen.extend(bob.collect_for(left).await);
     assert_no_join_or_leave(&seen, "room", "alice");
     for f in &seen {
         if let ServerFrame::RoomDiff { updates, .. } = f {
@@ -85,7 +85,7 @@ async fn rooms_not_joined_again_after_a_reconnect_are_left_after_grace() {
         "alice left b {elapsed:?} after her connection dropped, inside the 1.5 s grace"
     );
 
-    let frames = collect(&mut bob, Duration::from_millis(300)).await;
+    let frames = bob.collect_for(Duration::from_millis(300)).await;
     assert_no_join_or_leave(&frames, "a", "alice");
     let mut dave = server.client("dave").await;
     let (count, members, _) = state_parts(dave.join("a").await);

@@ -78,7 +78,9 @@ async fn a_quiet_rooms_first_join_goes_out_at_once_and_the_joins_after_it_as_one
     // The observer's own join opened a window; let it pass so the room is quiet. (Its
     // own join may come back in a diff: under paused time the diff and the snapshot
     // share an instant, and the hub keeps a diff it cannot tell is in the state.)
-    collect(&mut observer, window + Duration::from_millis(300)).await;
+    observer
+        .collect_for(window + Duration::from_millis(300))
+        .await;
 
     // The leading edge: the first join goes out at once, by itself.
     let start = Instant::now();
@@ -109,7 +111,7 @@ async fn a_quiet_rooms_first_join_goes_out_at_once_and_the_joins_after_it_as_one
     );
 
     // And no further diff about them.
-    let later = collect(&mut observer, Duration::from_millis(700)).await;
+    let later = observer.collect_for(Duration::from_millis(700)).await;
     for f in &later {
         assert!(
             !["first", "u1", "u2", "u3"]

@@ -25,22 +25,6 @@ use tokio::time::Instant;
 // ---------------------------------------------------------------------------------
 // Helpers local to this file.
 
-/// Every frame that arrives within `d` (panics if the socket closes meanwhile).
-async fn collect(c: &mut Client, d: Duration) -> Vec<ServerFrame> {
-    let deadline = tokio::time::Instant::now() + d;
-    let mut frames = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match c.recv_raw(left).await {
-            None => return frames,
-            Some(Incoming::Frame(f)) => frames.push(f),
-            Some(Incoming::Close(code)) => {
-                panic!("socket closed ({code:?}) while collecting; frames so far: {frames:?}")
-            }
-        }
-    }
-}
-
 /// Joins `room` with this `ref` and returns the `room_state` (which must echo the ref).
 async fn join_with_ref(c: &mut Client, room: &str, r: u64) -> ServerFrame {
     c.send(json!({"type": "join", "room": room, "ref": r}))

@@ -20,7 +20,7 @@ async fn second_tab_counts_as_the_same_member() {
     assert_eq!(members.len(), 2);
     assert_eq!(member(&members, "alice").devices, 2);
 
-    let frames = collect(&mut bob, Duration::from_millis(400)).await;
+    let frames = bob.collect_for(Duration::from_millis(400)).await;
     for f in &frames {
         assert!(
             !is_join(f, "room", "alice"),

@@ -18,8 +18,8 @@ async fn typing_reaches_others_but_not_the_typists_other_tabs() {
         .await;
     // Long enough to cover the start and the expiry (400 ms).
     let (own1, own2) = tokio::join!(
-        collect(&mut tab1, Duration::from_millis(800)),
-        collect(&mut tab2, Duration::from_millis(800))
+        tab1.collect_for(Duration::from_millis(800)),
+        tab2.collect_for(Duration::from_millis(800))
     );
     for f in own1.iter().chain(&own2) {
         assert!(
@@ -78,7 +78,7 @@ async fn refreshing_typing_keeps_it_going_without_a_new_event() {
             typing(&mut alice, "room", true).await;
         }
     };
-    let (_, frames) = tokio::join!(typist, collect(&mut bob, Duration::from_millis(1_600)));
+    let (_, frames) = tokio::join!(typist, bob.collect_for(Duration::from_millis(1_600)));
     let events: Vec<&ServerFrame> = frames
         .iter()
         .filter(|f| matches!(f, ServerFrame::Typing { .. }))

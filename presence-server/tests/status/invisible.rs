@@ -38,7 +38,7 @@ async fn going_invisible_looks_like_leaving_to_others_but_not_to_yourself() {
     assert_eq!(watched.last_seen_approx, None);
 
     // Her other device does not see her leave; any update it gets is not offline.
-    for frame in collect_for(&mut phone, QUIET).await {
+    for frame in phone.collect_for(QUIET).await {
         if let ServerFrame::RoomDiff {
             joins,
             leaves,
@@ -144,7 +144,7 @@ async fn invisible_user_watching_themselves_sees_their_real_status() {
         EffectiveStatus::Offline
     );
     // What she is told about herself is never offline.
-    for frame in collect_for(&mut alice, QUIET).await {
+    for frame in alice.collect_for(QUIET).await {
         if let ServerFrame::Presence { presence } = &frame {
             assert_ne!(presence.status, EffectiveStatus::Offline, "{frame:?}");
             assert_eq!(presence.devices, 1, "{frame:?}");

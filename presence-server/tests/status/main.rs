@@ -68,20 +68,6 @@ async fn drain(c: &mut Client) {
     panic!("the connection never went quiet");
 }
 
-/// Everything that arrives within `d`.
-async fn collect_for(c: &mut Client, d: Duration) -> Vec<ServerFrame> {
-    let deadline = Instant::now() + d;
-    let mut frames = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match c.recv_raw(left).await {
-            Some(Incoming::Frame(f)) => frames.push(f),
-            Some(Incoming::Close(code)) => panic!("closed: {code:?}; frames: {frames:?}"),
-            None => return frames,
-        }
-    }
-}
-
 /// What a room member learns about one user from a `room_diff`.
 #[derive(Debug, Clone, PartialEq)]
 enum News {
