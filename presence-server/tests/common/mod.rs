@@ -108,6 +108,22 @@ impl TestServer {
         c
     }
 
+    /// A client for each of `users`, in order, each joined to `room` before the next
+    /// says hello. Their `room_state`s are read; the diffs the joins cause are left
+    /// for the test to read.
+    pub async fn joined<const N: usize>(&self, room: &str, users: [&str; N]) -> [Client; N] {
+        let mut clients = Vec::with_capacity(N);
+        for user in users {
+            let mut c = self.client(user).await;
+            c.join(room).await;
+            clients.push(c);
+        }
+        match clients.try_into() {
+            Ok(clients) => clients,
+            Err(_) => unreachable!("one client a user"),
+        }
+    }
+
     /// Graceful shutdown; waits for `run` to return.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {

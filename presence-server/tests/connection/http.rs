@@ -1,0 +1,140 @@
+//! The HTTP routes next to the WebSocket: health, metrics, development tokens.
+
+use super::*;
+
+#[tokio::test]
+async fn health_and_readiness_answer_200() {
+    let server = TestServer::start().await;
+    let (status, body) = http_get(server.addr, "/healthz").await;
+    assert_eq!((status, body.trim()), (200, "ok"));
+    let (status, body) = http_get(server.addr, "/readyz").await;
+    assert_eq!((status, body.trim()), (200, "ready"));
+    let (status, _) = http_get(server.addr, "/no-such-route").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn metrics_show_connections_and_inbound_frames() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    expect_still_open(&mut alice, 1).await;
+    alice.join("room").await;
+    let (status, body) = http_get(server.addr, "/metrics").await;
+    assert_eq!(status, 200, "{body}");
+    let sample = |name: &str| -> Option<f64> {
+        body.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    // Other tests in this process share the recorder: only lower bounds hold.
+    let connections = sample("presence_connections ").expect("presence_connections gauge");
+    assert!(connections >= 1.0, "presence_connections {connections}");
+    let pings = sample("presence_frames_in_total{type=\"ping\"}").expect("ping frames counter");
+    assert!(pings >= 1.0);
+    let joins = sample("presence_frames_in_total{type=\"join\"}").expect("join frames counter");
+    assert!(joins >= 1.0);
+}
+
+#[tokio::test]
+async fn development_mode_mints_tokens_that_work_for_hello() {
+    let server = TestServer::with(|c| c.jwt_secret = None).await;
+    let (status, body) = http_post_json(
+        server.addr,
+        "/dev/token",
+        &json!({"user": "alice", "name": "Alice"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let minted = answer["token"].as_str().expect("a token string");
+    let alice = server.client_with(minted).await;
+    let Some(ServerFrame::Welcome { user, .. }) = &alice.welcome else {
+        unreachable!()
+    };
+    assert_eq!((user.id.as_str(), user.name.as_str()), ("alice", "Alice"));
+    // Tokens signed with the harness secret mean nothing to a development server.
+    hello_is_refused(&server, &token("alice"), 4401).await;
+}
+
+#[tokio::test]
+async fn development_token_is_not_accepted_by_a_server_with_a_secret() {
+    let dev = TestServer::with(|c| c.jwt_secret = None).await;
+    let (status, body) = http_post_json(dev.addr, "/dev/token", &json!({"user": "alice"})).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let minted = answer["token"].as_str().unwrap().to_owned();
+    let real = TestServer::start().await;
+    hello_is_refused(&real, &minted, 4401).await;
+}
+
+#[tokio::test]
+async fn token_route_does_not_exist_when_a_secret_is_set() {
+    let server = TestServer::start().await;
+    let (status, _) = http_post_json(
+        server.addr,
+        "/dev/token",
+        &json!({"user": "alice", "name": "Alice"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn token_route_refuses_bad_bodies_with_a_json_error() {
+    let server = TestServer::with(|c| c.jwt_secret = None).await;
+    let check = |status: u16, body: &str| {
+        assert_eq!(status, 400, "{body}");
+        let answer: Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("the error body is not JSON ({e}): {body}"));
+        let message = answer["error"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "no error message: {body}");
+    };
+    let (status, body) = http_post_json(
+        server.addr,
+        "/dev/token",
+        &json!({"user": "a b", "name": "A"}),
+    )
+    .await;
+    check(status, &body);
+    let (status, body) = http_post_json(server.addr, "/dev/token", &json!({"name": "A"})).await;
+    check(status, &body);
+    let (status, body) = http_request(
+        server.addr,
+        "POST",
+        "/dev/token",
+        Some("{not json".to_owned()),
+    )
+    .await;
+    check(status, &body);
+}
+
+#[tokio::test]
+async fn development_mode_refuses_to_listen_on_a_public_address() {
+    let dev = || Config {
+        jwt_secret: None,
+        ..common::test_config()
+    };
+    for public in ["0.0.0.0:8080", "[::]:8080", "192.0.2.1:8080"] {
+        let result = presence_server::build(dev(), public.parse().unwrap()).await;
+        assert!(
+            matches!(
+                result,
+                Err(StartError::Config(ConfigError::PublicBindWithoutSecret(_)))
+            ),
+            "{public}: {result:?}"
+        );
+    }
+    // Loopback is development mode's home; a secret makes any address fine.
+    assert!(
+        presence_server::build(dev(), "127.0.0.1:8080".parse().unwrap())
+            .await
+            .is_ok()
+    );
+    assert!(
+        presence_server::build(common::test_config(), "0.0.0.0:8080".parse().unwrap())
+            .await
+            .is_ok()
+    );
+}
