@@ -101,6 +101,16 @@ pub struct ConnReport {
     pub server_cpu_ms_per_1k_connects: f64,
 }
 
+/// A stage is "sustained" when nothing was lost, the tail stayed short and the generator
+/// kept to its schedule: every event delivered (ratio), p99 within bound, the generator
+/// on time. The highest sustained rate is a row's maximum, for the --auto-half search
+/// and for the page alike.
+pub const SUSTAINED_RATIO: f64 = 0.999;
+/// See [`SUSTAINED_RATIO`].
+pub const SUSTAINED_P99_MS: f64 = 50.0;
+/// See [`SUSTAINED_RATIO`].
+pub const SUSTAINED_LAG_MS: f64 = 50.0;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StageReport {
@@ -338,6 +348,13 @@ pub fn per(n: f64, d: f64) -> f64 {
 }
 
 impl StageReport {
+    /// See [`SUSTAINED_RATIO`].
+    pub fn sustained(&self) -> bool {
+        self.ratio >= SUSTAINED_RATIO
+            && self.latency.p99_ms <= SUSTAINED_P99_MS
+            && self.send_lag_max_ms <= SUSTAINED_LAG_MS
+    }
+
     /// Fills the figures derived from the counts and process readings.
     pub fn derive(&mut self) {
         self.ratio = per(self.delivered as f64, self.expected as f64);

@@ -55,11 +55,7 @@ pub struct ReportArgs {
     pub targets: Option<PathBuf>,
 }
 
-/// A stage is "sustained" when nothing was lost, the tail stayed short and the generator
-/// kept to its schedule. The highest sustained rate is a row's maximum.
-pub const SUSTAINED_RATIO: f64 = 0.999;
-pub const SUSTAINED_P99_MS: f64 = 50.0;
-pub const SUSTAINED_LAG_MS: f64 = 50.0;
+pub use crate::stats::{SUSTAINED_LAG_MS, SUSTAINED_P99_MS, SUSTAINED_RATIO};
 
 /// The page, a line at a time.
 #[derive(Debug, Default)]
@@ -118,9 +114,7 @@ fn first_min<'a, T>(
 }
 
 pub fn sustained(s: &StageReport) -> bool {
-    s.ratio >= SUSTAINED_RATIO
-        && s.latency.p99_ms <= SUSTAINED_P99_MS
-        && s.send_lag_max_ms <= SUSTAINED_LAG_MS
+    s.sustained()
 }
 
 /// The sustained stage (not the ½-max rerun) with the most deliveries per second.

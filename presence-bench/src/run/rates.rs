@@ -24,9 +24,8 @@ pub(super) struct Rates {
     pub started: Instant,
 }
 
-/// Every event delivered, p99 ≤ 50 ms, the generator on time.
 fn sustained(s: &StageReport) -> bool {
-    s.ratio >= 0.999 && s.latency.p99_ms <= 50.0 && s.send_lag_max_ms <= 50.0
+    s.sustained()
 }
 
 /// Half the highest rate a stage sustained; None when none did.
