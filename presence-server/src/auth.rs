@@ -93,13 +93,7 @@ impl Auth {
             })?;
         let claims = data.claims;
         validate_id("sub", &claims.sub).map_err(|e| format!("token {e}"))?;
-        let name = claims
-            .name
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| claims.sub.clone())
-            .chars()
-            .take(MAX_NAME_LEN)
-            .collect();
+        let name = display_name(claims.name.as_deref(), &claims.sub);
         Ok(Identity {
             user: claims.sub,
             name,
@@ -112,6 +106,33 @@ impl Auth {
     pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
     }
+}
+
+/// The display name shown to everyone: the `name` claim without control characters
+/// and bidirectional formatting (see [`is_hidden_control`]), the user id when nothing
+/// but blanks is left, cut to [`MAX_NAME_LEN`] characters after stripping.
+fn display_name(claim: Option<&str>, sub: &str) -> String {
+    let stripped: String = claim
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !is_hidden_control(*c))
+        .collect();
+    let name = if stripped.trim().is_empty() {
+        sub
+    } else {
+        &stripped
+    };
+    name.chars().take(MAX_NAME_LEN).collect()
+}
+
+/// Characters a display name must not carry to other people's screens: C0 and C1
+/// controls and DEL (a newline or an escape sequence in a member list or a log), and
+/// the bidirectional embeddings, overrides, isolates and marks (U+202A–U+202E,
+/// U+2066–U+2069, U+200E, U+200F), which reorder the text around the name as well
+/// as the name itself.
+fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
 
 #[cfg(test)]
