@@ -18,9 +18,9 @@ use super::{MemoryStore, State, UserRecord};
 use crate::clock::Clock;
 
 /// Records forgotten per [`MemoryStore::sweep`](super::MemoryStore::sweep) call
-/// at most, so that one sweep holds the store's lock for a short, bounded time
-/// (the removal of one record is a few hash and tree operations; a batch of this
-/// size is well under a millisecond).
+/// at most, so that one sweep holds the store's lock for a short, bounded time: the
+/// removal of one record is a few hash and tree operations, and the sweeper yields
+/// to other tasks between batches.
 pub const SWEEP_BATCH: usize = 1_000;
 
 impl MemoryStore {
