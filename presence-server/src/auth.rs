@@ -166,6 +166,19 @@ mod tests {
     }
 
     #[test]
+    fn display_names_lose_controls_and_bidi_formatting_then_are_cut() {
+        let name = |claim: Option<&str>| display_name(claim, "alice");
+        assert_eq!(name(Some("Al\u{202E}i\u{2068}c\u{200E}e")), "Alice");
+        assert_eq!(name(Some("a\tb\r\nc\u{7F}d\u{9B}e")), "abcde");
+        // Other format characters are letters' business (a joiner in an emoji).
+        assert_eq!(name(Some("👩\u{200D}💻")), "👩\u{200D}💻");
+        assert_eq!(name(Some("\u{202B}\u{0}\u{2067} ")), "alice");
+        assert_eq!(name(None), "alice");
+        let long = format!("{}{}", "\u{2066}".repeat(80), "é".repeat(80));
+        assert_eq!(name(Some(&long)), "é".repeat(MAX_NAME_LEN));
+    }
+
+    #[test]
     fn refuses_other_secrets_expiry_and_alg_none() -> Result<(), String> {
         let auth = Auth::hs256(b"0123456789abcdef0123456789abcdef");
         let other = Auth::hs256(b"fedcba9876543210fedcba9876543210");
