@@ -93,13 +93,7 @@ impl Auth {
             })?;
         let claims = data.claims;
         validate_id("sub", &claims.sub).map_err(|e| format!("token {e}"))?;
-        let name = claims
-            .name
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| claims.sub.clone())
-            .chars()
-            .take(MAX_NAME_LEN)
-            .collect();
+        let name = display_name(claims.name.as_deref(), &claims.sub);
         Ok(Identity {
             user: claims.sub,
             name,
@@ -112,6 +106,33 @@ impl Auth {
     pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
     }
+}
+
+/// The display name shown to everyone: the `name` claim without control characters
+/// and bidirectional formatting (see [`is_hidden_control`]), the user id when nothing
+/// but blanks is left, cut to [`MAX_NAME_LEN`] characters after stripping.
+fn display_name(claim: Option<&str>, sub: &str) -> String {
+    let stripped: String = claim
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !is_hidden_control(*c))
+        .collect();
+    let name = if stripped.trim().is_empty() {
+        sub
+    } else {
+        &stripped
+    };
+    name.chars().take(MAX_NAME_LEN).collect()
+}
+
+/// Characters a display name must not carry to other people's screens: C0 and C1
+/// controls and DEL (a newline or an escape sequence in a member list or a log), and
+/// the bidirectional embeddings, overrides, isolates and marks (U+202A–U+202E,
+/// U+2066–U+2069, U+200E, U+200F), which reorder the text around the name as well
+/// as the name itself.
+fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
 
 #[cfg(test)]
@@ -142,6 +163,19 @@ mod tests {
         assert!(!id.rooms.allows("other") && !id.rooms.allows("lobby2"));
         assert!(id.watch.allows("anyone"));
         Ok(())
+    }
+
+    #[test]
+    fn display_names_lose_controls_and_bidi_formatting_then_are_cut() {
+        let name = |claim: Option<&str>| display_name(claim, "alice");
+        assert_eq!(name(Some("Al\u{202E}i\u{2068}c\u{200E}e")), "Alice");
+        assert_eq!(name(Some("a\tb\r\nc\u{7F}d\u{9B}e")), "abcde");
+        // Other format characters are letters' business (a joiner in an emoji).
+        assert_eq!(name(Some("👩\u{200D}💻")), "👩\u{200D}💻");
+        assert_eq!(name(Some("\u{202B}\u{0}\u{2067} ")), "alice");
+        assert_eq!(name(None), "alice");
+        let long = format!("{}{}", "\u{2066}".repeat(80), "é".repeat(80));
+        assert_eq!(name(Some(&long)), "é".repeat(MAX_NAME_LEN));
     }
 
     #[test]

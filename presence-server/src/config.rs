@@ -54,8 +54,8 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_REDIS_CLUSTER")]
     pub redis_cluster: bool,
 
-    /// How long Redis keeps a user's last seen, status, custom status and privacy
-    /// after their last session ends (days).
+    /// How long the store (memory or Redis) keeps a user's last seen, status, custom
+    /// status and privacy after their last session ends (days; 0: forever).
     #[arg(long, env = "PRESENCE_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u64,
 

@@ -111,6 +111,10 @@ use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
 use crate::store::{NodeLeases, Store};
 
+/// How often the memory store forgets offline users past `--retention-days`, a
+/// bounded batch at a time (a record nobody sweeps yet is already treated as gone).
+const MEMORY_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -158,12 +162,13 @@ pub async fn build_with_clock(
         .clone()
         .unwrap_or_else(service::random_node_id);
     type Backends = (Arc<dyn Store>, Option<Arc<dyn NodeLeases>>, Arc<dyn Broker>);
+    let retention_ms = config.retention_days.saturating_mul(24 * 3600 * 1000);
     let (store, leases, broker): Backends = match config.store {
-        StoreKind::Memory => (
-            Arc::new(MemoryStore::new()),
-            None,
-            Arc::new(MemoryBroker::new(hub.clone())),
-        ),
+        StoreKind::Memory => {
+            let store = Arc::new(MemoryStore::with_retention(clock, retention_ms));
+            MemoryStore::spawn_sweeper(&store, MEMORY_SWEEP_INTERVAL);
+            (store, None, Arc::new(MemoryBroker::new(hub.clone())))
+        }
         StoreKind::Redis => {
             let redis_error = |error| StartError::Redis {
                 url: config.redis_url.clone(),
@@ -172,7 +177,6 @@ pub async fn build_with_clock(
             let conn = RedisConn::connect(&config.redis_url, config.redis_cluster, None)
                 .await
                 .map_err(redis_error)?;
-            let retention_ms = config.retention_days.saturating_mul(24 * 3600 * 1000);
             let store = Arc::new(RedisStore::new(
                 conn.clone(),
                 &config.redis_prefix,

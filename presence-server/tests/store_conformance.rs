@@ -417,6 +417,94 @@ pub async fn a_resumed_session_leaves_its_nodes_index(store: &(impl Store + Node
     );
 }
 
+/// The retention of the stores below: short, so that it passes within the test.
+const RETENTION_MS: u64 = 300;
+
+/// Reads `user` until the store has forgotten them (their record is
+/// [`UserRecord::unknown`] again); panics if that takes more than 10 s, far past
+/// [`RETENTION_MS`].
+async fn until_forgotten(store: &dyn Store, user: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let rec = store.users(&[user.to_owned()]).await.unwrap().remove(0);
+        if rec == presence_server::store::UserRecord::unknown(user) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{user} still kept long after the retention: {rec:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// For a store built with a retention of [`RETENTION_MS`]: a user without a session
+/// is forgotten once it passes (last seen, status, privacy and name); a user with
+/// one, lingering or live, is kept however long.
+pub async fn offline_users_are_forgotten_after_the_retention(store: &dyn Store) {
+    open(store, "online", "s1", "web", 1).await;
+    open(store, "lingering", "s2", "web", 1).await;
+    store.linger_session("lingering", "s2", 2).await.unwrap();
+    open(store, "gone", "s3", "web", 1).await;
+    store
+        .update_user("gone", UserUpdate::Status(ChosenStatus::Busy), 2)
+        .await
+        .unwrap();
+    let closed = store.close_session("gone", "s3", 3).await.unwrap().unwrap();
+    assert_eq!(closed.after.last_seen, Some(3));
+    until_forgotten(store, "gone").await;
+    // The retention has passed for everyone; the users with a session are all there.
+    let kept = store
+        .users(&["online".into(), "lingering".into()])
+        .await
+        .unwrap();
+    assert_eq!(kept[0].sessions.len(), 1);
+    assert_eq!(kept[0].public_status(), EffectiveStatus::Online);
+    assert!(kept[1].sessions[0].lingering);
+    // A forgotten user who comes back starts afresh: no old status.
+    let opened = store
+        .open_session(session("gone", "s4", "web"), MAX, 4)
+        .await
+        .unwrap();
+    assert_eq!(opened.change.before.last_seen, None);
+    assert_eq!(opened.change.after.chosen, ChosenStatus::Online);
+    // Going offline starts the retention: the user is forgotten after it.
+    store.close_session("online", "s1", 5).await.unwrap();
+    until_forgotten(store, "online").await;
+}
+
+mod retention {
+    use super::*;
+    use presence_server::store::memory::MemoryStore;
+    use presence_server::Clock;
+
+    #[tokio::test]
+    async fn memory() {
+        let store = MemoryStore::with_retention(Clock::system(), RETENTION_MS);
+        offline_users_are_forgotten_after_the_retention(&store).await;
+    }
+
+    #[tokio::test]
+    async fn redis() {
+        let server = common::redis::RedisServer::start();
+        let conn = RedisConn::connect(&server.url(), false, None)
+            .await
+            .unwrap();
+        let store = RedisStore::new(conn, "conformance", RETENTION_MS);
+        offline_users_are_forgotten_after_the_retention(&store).await;
+    }
+
+    #[tokio::test]
+    async fn redis_cluster() {
+        let cluster = common::redis::RedisCluster::start();
+        let conn = RedisConn::connect(&cluster.urls(), true, None)
+            .await
+            .unwrap();
+        let store = RedisStore::new(conn, "conformance", RETENTION_MS);
+        offline_users_are_forgotten_after_the_retention(&store).await;
+    }
+}
+
 /// Runs every contract test against a backend; `$make` builds a fresh store.
 macro_rules! conformance_suite {
     ($backend:ident, $make:expr) => {

@@ -25,6 +25,11 @@
 //! - Typing is per user and room, owned by the session that set it. It ends when its
 //!   deadline passes ([`Store::clear_typing`] with that deadline), when the owner
 //!   session stops being in the room, lingers or closes.
+//! - A user without a session is forgotten once the retention (`--retention-days`)
+//!   has passed since their record last changed: from then on they read as
+//!   [`UserRecord::unknown`]. A user with a session, lingering or live, is kept. The
+//!   Redis store gives the record a TTL; the memory store keeps the records to forget
+//!   in time order and sweeps them a bounded batch at a time (`memory::retention`).
 //! - Ids are validated before they reach the store. Every method takes them in one
 //!   order: user, session, room.
 //!

@@ -112,3 +112,54 @@ async fn second_hello_is_a_bad_request_and_the_connection_stays_open() {
     };
     assert_eq!(members.len(), 1);
 }
+
+/// A hello with a token whose `name` claim is this; returns the name as `welcome`
+/// reports it and as another member of a room sees it.
+async fn name_seen(server: &TestServer, sub: &str, name: &str) -> (String, String) {
+    let claims = Claims {
+        sub: sub.into(),
+        name: Some(name.into()),
+        exp: now_ms() / 1000 + 3600,
+        rooms: None,
+        watch: None,
+    };
+    let token = Auth::hs256(common::SECRET.as_bytes())
+        .sign(&claims)
+        .unwrap();
+    let mut c = server.client_with(&token).await;
+    let Some(ServerFrame::Welcome { user, .. }) = c.welcome.clone() else {
+        panic!("no welcome: {:?}", c.welcome);
+    };
+    c.join(&format!("names-{sub}")).await;
+    let mut viewer = server.client("viewer").await;
+    let state = viewer.join(&format!("names-{sub}")).await;
+    let ServerFrame::RoomState { members, .. } = state else {
+        panic!("expected room_state, got {state:?}");
+    };
+    let seen = members
+        .iter()
+        .find(|p| p.user == sub)
+        .map(|p| p.name.clone())
+        .unwrap();
+    (user.name, seen)
+}
+
+#[tokio::test]
+async fn control_and_bidi_characters_are_stripped_from_display_names() {
+    let server = TestServer::start().await;
+    // A right-to-left override that would flip what follows it for every viewer, an
+    // isolate, marks, a bell, an escape sequence, a newline and a C1 control.
+    let hostile =
+        "\u{202E}Eve\u{2066}\u{200F}\u{0007}\u{001B}[31m\n\u{0085}\u{202A}lyn\u{2069}\u{200E}";
+    let (welcome, seen) = name_seen(&server, "eve", hostile).await;
+    assert_eq!(welcome, "Eve[31mlyn");
+    assert_eq!(seen, "Eve[31mlyn");
+    // Nothing but such characters: blank, so the user id stands in.
+    let (welcome, seen) = name_seen(&server, "blank", "\u{202E}\u{0000}\u{2067}\t").await;
+    assert_eq!((welcome.as_str(), seen.as_str()), ("blank", "blank"));
+    // The length bound counts what is left: 64 characters survive 100 overrides.
+    let padded = format!("{}{}", "\u{202D}".repeat(100), "n".repeat(70));
+    let (welcome, seen) = name_seen(&server, "long", &padded).await;
+    assert_eq!(welcome, "n".repeat(64));
+    assert_eq!(seen, welcome);
+}

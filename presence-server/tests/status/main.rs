@@ -15,6 +15,7 @@ mod custom_status;
 mod effective;
 mod invisible;
 mod limits;
+mod retention;
 mod watching;
 
 use std::time::Duration;

@@ -1,4 +1,9 @@
 //! The in-memory store: one process, no setup. The default.
+//!
+//! Offline users are forgotten after the retention, as in the Redis store: see
+//! [`retention`].
+
+pub mod retention;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -10,7 +15,9 @@ use super::{
     NewSession, Opened, Resumed, RoomEffect, RoomSnapshot, SessionState, Store, StoreError,
     TypingOutcome, UserChange, UserRecord, UserUpdate,
 };
+use crate::clock::Clock;
 use crate::small::{push_compact, SmallSet};
+use retention::Retention;
 
 /// All state under one lock. This is a `std::sync::Mutex` and not a Tokio mutex,
 /// because no `.await` happens while it is held: every method is a short, bounded
@@ -21,8 +28,20 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// A store on the wall clock that forgets offline users after 30 days.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store that forgets a user `retention_ms` after their last session ended
+    /// (0: never), counted on `clock`.
+    pub fn with_retention(clock: Clock, retention_ms: u64) -> Self {
+        Self {
+            state: Mutex::new(State {
+                retention: Retention::new(clock, retention_ms),
+                ..State::default()
+            }),
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
@@ -40,11 +59,21 @@ impl MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     /// Boxed: a table is up to half empty after it grows, and a record is large, so
-    /// inline it cost ~320 bytes per user at 10,000 users; boxed, ~230.
-    users: HashMap<String, Box<UserRecord>>,
+    /// inline it cost ~320 bytes per user at 10,000 users; boxed, ~230 (measured
+    /// before the box also held the 16-byte time to forget, [`Kept::forget_at`]).
+    users: HashMap<String, Box<Kept>>,
     /// Session id → the rooms it is in.
     session_rooms: HashMap<String, SmallSet>,
     rooms: HashMap<String, Room>,
+    retention: Retention,
+}
+
+/// A user's record, and when it is to be forgotten (`None` while they have a
+/// session).
+#[derive(Debug)]
+struct Kept {
+    rec: UserRecord,
+    forget_at: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -66,9 +95,17 @@ struct Touched {
 
 impl State {
     fn user_mut(&mut self, user: &str) -> &mut UserRecord {
-        self.users
+        self.forget_if_due(user);
+        &mut self
+            .users
             .entry(user.to_owned())
-            .or_insert_with(|| Box::new(UserRecord::unknown(user)))
+            .or_insert_with(|| {
+                Box::new(Kept {
+                    rec: UserRecord::unknown(user),
+                    forget_at: None,
+                })
+            })
+            .rec
     }
 
     fn is_member(&self, room: &str, user: &str) -> bool {
@@ -78,10 +115,11 @@ impl State {
     }
 
     fn rooms_of_user(&self, user: &str) -> BTreeSet<String> {
-        let Some(rec) = self.users.get(user) else {
+        let Some(kept) = self.users.get(user) else {
             return BTreeSet::new();
         };
-        rec.sessions
+        kept.rec
+            .sessions
             .iter()
             .filter_map(|s| self.session_rooms.get(&s.id))
             .flatten()
@@ -92,7 +130,7 @@ impl State {
     fn has_session(&self, user: &str, session: &str) -> bool {
         self.users
             .get(user)
-            .is_some_and(|u| u.sessions.iter().any(|s| s.id == session))
+            .is_some_and(|k| k.rec.sessions.iter().any(|s| s.id == session))
     }
 
     /// Removes `session` from `room`; returns whether it ended the session's typing.
@@ -154,6 +192,7 @@ impl State {
         let rec = self.user_mut(&user);
         rec.settle(before.public_status(), now_ms);
         let after = rec.clone();
+        self.reschedule(&user);
         let visible = after.visible();
         if all_rooms {
             for room in self.rooms_of_user(&user) {
@@ -336,11 +375,14 @@ impl Store for MemoryStore {
         now_ms: u64,
     ) -> Result<UserChange, StoreError> {
         self.with(|st| {
+            if !st.has_session(user, session) {
+                return Err(StoreError::NoSession(session.to_owned()));
+            }
             let rec = st.user_mut(user);
             let before = rec.clone();
-            rec.session_mut(session)
-                .ok_or_else(|| StoreError::NoSession(session.to_owned()))?
-                .activity = activity;
+            if let Some(s) = rec.session_mut(session) {
+                s.activity = activity;
+            }
             Ok(st.finish(before, Vec::new(), true, now_ms))
         })
     }
@@ -430,7 +472,7 @@ impl Store for MemoryStore {
                     .visible
                     .iter()
                     .take(limit)
-                    .filter_map(|u| st.users.get(u).map(|rec| (**rec).clone()))
+                    .filter_map(|u| st.users.get(u).map(|k| k.rec.clone()))
                     .collect(),
                 typing: r
                     .typing
@@ -446,9 +488,8 @@ impl Store for MemoryStore {
         Ok(self.with(|st| {
             ids.iter()
                 .map(|id| {
-                    st.users
-                        .get(id)
-                        .map_or_else(|| UserRecord::unknown(id), |rec| (**rec).clone())
+                    st.user(id)
+                        .map_or_else(|| UserRecord::unknown(id), UserRecord::clone)
                 })
                 .collect()
         }))
@@ -465,6 +506,7 @@ impl Store for MemoryStore {
             let rec = st
                 .users
                 .get(user)
+                .map(|k| &k.rec)
                 .ok_or_else(|| StoreError::NoSession(session.to_owned()))?;
             if rec.chosen == ChosenStatus::Invisible {
                 return Ok(TypingOutcome::Hidden);

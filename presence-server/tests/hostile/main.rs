@@ -1,0 +1,335 @@
+//! The hostile-client suite: attacks on the built binary over real sockets.
+//!
+//! Every case starts the binary (`CARGO_BIN_EXE_presence-server`) with default
+//! settings plus a secret, runs one attack against it, and then checks the four
+//! things a server under attack owes everyone else ([`run_case`]):
+//!
+//! 1. the process is still alive;
+//! 2. the attacker got what `docs/protocol.md` promises: the attack returns what it
+//!    saw as a [`Got`], and the case's table line says what that must be;
+//! 3. a well-behaved pair of clients can still `hello`, `join` one room and see each
+//!    other's `typing` within 1 s ([`Target::pair_works`]);
+//! 4. the resident memory (VmRSS of `/proc/<pid>/status`) comes back to at most
+//!    [`RSS_BOUND_KIB`] above what it was before the attack (polled for up to
+//!    [`RSS_SETTLE`]). The bound is generous on purpose: allocator caches and the
+//!    runtime's buffers move RSS by a few MiB, the attacks here by far more when
+//!    something is held.
+//!
+//! The process is stopped by its PID when the case ends (`Child::kill` on drop).
+//!
+//! # Cases
+//!
+//! The [`cases!`] table below is the whole list: a line per case names the attack
+//! (an `async fn(Target) -> Got` in a theme file) and what it must get. Lines in
+//! `heavy { … }` run only with `PRESENCE_HOSTILE_HEAVY=1`; the others, a representative
+//! set, run by default and take a few seconds each (the longest is the 10 s hello
+//! timeout).
+//!
+//! To add a case: write the attack in the fitting theme file ([`framing`] for the
+//! WebSocket layer, [`tokens`] for tokens and patterns, [`floods`] for rates and
+//! timeouts), using [`raw::Raw`] for bytes no WebSocket library would send or
+//! `common::Client` for protocol frames, end it with [`raw::Raw::outcome`] (or build
+//! the [`Got`] by hand), and add one line to the table.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod floods;
+mod framing;
+mod raw;
+mod tokens;
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{token, Client, Incoming, SECRET};
+use presence_protocol::{ServerFrame, WS_PATH};
+use serde_json::json;
+use tokio::time::Instant;
+
+const BIN: &str = env!("CARGO_BIN_EXE_presence-server");
+
+/// How far above its value before the attack RSS may stay (64 MiB): far above the
+/// noise of allocator caches, far below what a held attack costs (an unfinished
+/// request head held ~380 KiB each, a never-read `room_state` queue hundreds of MiB).
+pub(crate) const RSS_BOUND_KIB: u64 = 64 * 1024;
+
+/// How long RSS gets to come back within the bound.
+pub(crate) const RSS_SETTLE: Duration = Duration::from_secs(10);
+
+/// How long the well-behaved pair may take to see each other's typing.
+const PAIR_TYPING_WITHIN: Duration = Duration::from_secs(1);
+
+/// What an attacker saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Got {
+    /// A close frame with this code, and no `error` frame before it.
+    Close(u16),
+    /// One or more `error` frames, all with this code, then a close with this code.
+    ErrorThenClose(String, u16),
+    /// `error` frames with these codes, in order, on a connection still open.
+    Errors(Vec<String>),
+    /// The connection ended without a close frame; the `error` codes seen before.
+    NoClose(Vec<String>),
+    /// Anything else, described.
+    Other(String),
+}
+
+impl Got {
+    pub(crate) fn error_then_close(code: &str, close: u16) -> Self {
+        Self::ErrorThenClose(code.to_owned(), close)
+    }
+
+    pub(crate) fn errors(codes: &[&str]) -> Self {
+        Self::Errors(codes.iter().map(|c| (*c).to_owned()).collect())
+    }
+
+    /// What many attackers saw, as one: theirs if they all saw the same.
+    pub(crate) fn all_same(gots: Vec<Self>) -> Self {
+        match gots.first() {
+            Some(first) if gots.iter().all(|g| g == first) => first.clone(),
+            _ => Self::Other(format!("attackers saw different things: {gots:?}")),
+        }
+    }
+}
+
+/// The server under attack, as an attack sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) addr: SocketAddr,
+}
+
+impl Target {
+    pub(crate) fn ws_url(&self) -> String {
+        format!("ws://{}{}", self.addr, WS_PATH)
+    }
+
+    /// A connected client that said hello as `user`.
+    pub(crate) async fn client(&self, user: &str) -> Client {
+        let mut c = Client::connect_url(&self.ws_url()).await;
+        c.hello(&token(user)).await;
+        c
+    }
+
+    /// Check 3: two fresh users say hello, join one room, and the second sees the
+    /// first start typing within [`PAIR_TYPING_WITHIN`].
+    pub(crate) async fn pair_works(&self, n: usize) {
+        let room = format!("check-{n}");
+        let (a, b) = (format!("good-a{n}"), format!("good-b{n}"));
+        let mut alice = self.client(&a).await;
+        let mut bob = self.client(&b).await;
+        alice.join(&room).await;
+        bob.join(&room).await;
+        alice
+            .send(json!({"type": "typing", "room": room, "typing": true}))
+            .await;
+        let deadline = Instant::now() + PAIR_TYPING_WITHIN;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match bob.recv_raw(left).await {
+                Some(Incoming::Frame(ServerFrame::Typing {
+                    user, typing: true, ..
+                })) if user == a => break,
+                Some(Incoming::Frame(_)) => {}
+                other => panic!(
+                    "the well-behaved pair is broken: {b} never saw {a} typing within \
+                     {PAIR_TYPING_WITHIN:?} ({other:?})"
+                ),
+            }
+        }
+        alice.close().await;
+        bob.close().await;
+    }
+}
+
+/// The binary, started with default settings and [`SECRET`]; killed by its PID when
+/// dropped.
+struct Server {
+    child: Child,
+    target: Target,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start() -> Self {
+        let mut cmd = Command::new(BIN);
+        // Only the flags below configure the server, whatever the environment says.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("PRESENCE_") {
+                cmd.env_remove(key);
+            }
+        }
+        let mut child = cmd
+            .args(["--bind", "127.0.0.1:0", "--jwt-secret", SECRET])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("bound=").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default();
+                    let _ = tx.send(addr.to_owned());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the server logged no listening address");
+        Self {
+            child,
+            target: Target {
+                addr: addr.parse().unwrap(),
+            },
+            log,
+        }
+    }
+
+    /// Check 1.
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// VmRSS in KiB.
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
+    }
+
+    /// Check 4: waits up to [`RSS_SETTLE`] for RSS to be within the bound.
+    async fn rss_settles(&self, before: u64) {
+        let deadline = Instant::now() + RSS_SETTLE;
+        loop {
+            let now = self.rss_kib();
+            if now <= before + RSS_BOUND_KIB {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "RSS stayed at {now} KiB, more than {RSS_BOUND_KIB} KiB above the \
+                 {before} KiB before the attack, for {RSS_SETTLE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = self.log.lock().map(|l| l.join("\n")).unwrap_or_default();
+            eprintln!("===== server log =====\n{log}\n===== end of server log =====");
+        }
+    }
+}
+
+/// Whether heavy cases run (`PRESENCE_HOSTILE_HEAVY=1`).
+fn heavy_enabled() -> bool {
+    std::env::var("PRESENCE_HOSTILE_HEAVY").is_ok_and(|v| v == "1")
+}
+
+/// Runs one case: starts the server, checks the pair works and notes RSS, attacks,
+/// and makes the four checks of the module docs.
+async fn run_case<F, Fut>(name: &str, heavy: bool, expected: Got, attack: F)
+where
+    F: FnOnce(Target) -> Fut,
+    Fut: Future<Output = Got>,
+{
+    if heavy && !heavy_enabled() {
+        eprintln!("{name}: heavy, skipped (PRESENCE_HOSTILE_HEAVY=1 runs it)");
+        return;
+    }
+    let mut server = Server::start();
+    let target = server.target.clone();
+    target.pair_works(0).await;
+    let before = server.rss_kib();
+    let got = attack(target.clone()).await;
+    assert!(server.alive(), "{name}: the server died");
+    assert_eq!(got, expected, "{name}: the attacker got something else");
+    target.pair_works(1).await;
+    server.rss_settles(before).await;
+    assert!(server.alive(), "{name}: the server died");
+}
+
+/// The table of cases: `module::attack => expected,` per line, in `light { … }`
+/// (run by default) or `heavy { … }` (with `PRESENCE_HOSTILE_HEAVY=1`). Each becomes a `#[tokio::test]` of its name.
+macro_rules! cases {
+    (light { $($module:ident::$light:ident => $lexp:expr,)* } heavy { $($hmodule:ident::$heavy:ident => $hexp:expr,)* }) => {
+        $(
+            #[tokio::test]
+            async fn $light() {
+                run_case(stringify!($light), false, $lexp, $module::$light).await;
+            }
+        )*
+        $(
+            #[tokio::test]
+            async fn $heavy() {
+                run_case(stringify!($heavy), true, $hexp, $hmodule::$heavy).await;
+            }
+        )*
+    };
+}
+
+cases! {
+    light {
+    // The WebSocket layer (docs/protocol.md, "Close codes": 1002, 1007, 1009).
+    framing::oversized_frame => Got::Close(1009),
+    framing::fragmented_message_over_the_limit => Got::Close(1009),
+    framing::fragment_announcing_too_much => Got::Close(1009),
+    framing::reserved_bits => Got::Close(1002),
+    framing::reserved_data_opcode => Got::Close(1002),
+    framing::reserved_control_opcode => Got::Close(1002),
+    framing::unmasked_frame => Got::Close(1002),
+    framing::fragmented_control_frame => Got::Close(1002),
+    framing::long_control_frame => Got::Close(1002),
+    framing::continuation_without_a_start => Got::Close(1002),
+    framing::bad_utf8 => Got::Close(1007),
+    framing::bad_utf8_split_across_fragments => Got::Close(1007),
+    // Tokens ("Security (tokens)", "Error codes": unauthorized, close 4401).
+    tokens::alg_none => Got::error_then_close("unauthorized", 4401),
+    tokens::wrong_key => Got::error_then_close("unauthorized", 4401),
+    tokens::expired => Got::error_then_close("unauthorized", 4401),
+    tokens::bad_sub => Got::error_then_close("unauthorized", 4401),
+    tokens::not_a_jwt => Got::error_then_close("unauthorized", 4401),
+    // Patterns: what the token does not allow is forbidden, what is no id is a bad
+    // request, and the connection stays open.
+    tokens::room_pattern_escapes => Got::errors(&[
+        "forbidden", "forbidden", "forbidden", "bad_request", "bad_request", "bad_request",
+    ]),
+    tokens::watch_pattern_escapes => Got::errors(&[
+        "forbidden", "forbidden", "bad_request", "bad_request",
+    ]),
+    // Display names: controls and bidirectional formatting are stripped (defect 10).
+    tokens::hostile_display_name => Got::errors(&[]),
+    // Floods and timeouts ("Rate limit", "Bad frames", close 4429, 4400, 4408).
+    floods::frame_flood => Got::error_then_close("rate_limited", 4429),
+    floods::bad_frame_flood => Got::error_then_close("bad_request", 4400),
+    floods::hello_timeout => Got::error_then_close("unauthorized", 4408),
+    }
+    heavy {
+    floods::many_frame_floods_at_once => Got::error_then_close("rate_limited", 4429),
+    floods::many_bad_frame_floods_at_once => Got::error_then_close("bad_request", 4400),
+    tokens::token_spray => Got::error_then_close("unauthorized", 4401),
+    framing::many_oversized_frames_at_once => Got::Close(1009),
+    }
+}
