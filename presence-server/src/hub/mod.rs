@@ -434,6 +434,11 @@ impl Hub {
         }
     }
 
+    /// The member count of a room this node has members of, as last heard.
+    pub fn room_count(&self, room: &str) -> Option<u64> {
+        self.lock().registry.rooms.get(room).map(|r| r.window.count)
+    }
+
     /// Local sessions, for metrics and tests.
     pub fn session_count(&self) -> usize {
         self.lock().registry.sessions.len()
