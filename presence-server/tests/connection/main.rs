@@ -15,6 +15,7 @@ mod frames;
 mod hello;
 mod http;
 mod liveness;
+mod memory;
 mod pre_hello;
 mod rates;
 mod slow;
