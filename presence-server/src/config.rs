@@ -138,6 +138,29 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_OUTBOUND_QUEUE", default_value_t = 256)]
     pub outbound_queue: usize,
 
+    /// Bytes queued for one session before it counts as too slow and is closed with
+    /// 1013, like a queue of too many frames. A `room_state` of a 1,000-member room is
+    /// about 330 KiB: the default holds six of them (bytes).
+    #[arg(long, env = "PRESENCE_OUTBOUND_QUEUE_BYTES", default_value_t = 2 << 20)]
+    pub outbound_queue_bytes: usize,
+
+    /// Bytes queued for all of this node's sessions together above which joins of
+    /// rooms with more than 100 members are refused with `internal` (retry later),
+    /// before memory goes: 20 sessions that never read took 558 MB with no such bound
+    /// (bytes).
+    #[arg(long, env = "PRESENCE_NODE_OUTBOUND_BYTES", default_value_t = 256 << 20)]
+    pub node_outbound_bytes: usize,
+
+    /// WebSocket pings and pongs accepted before `hello` (each ping is answered at
+    /// once); one more closes the connection with 4400 (frames).
+    #[arg(long, env = "PRESENCE_MAX_PRE_HELLO_FRAMES", default_value_t = 8)]
+    pub max_pre_hello_frames: u32,
+
+    /// A user's `typing:true` in a room within this long of the last one that was
+    /// fanned out (from any of the user's sessions on this node) is dropped (ms).
+    #[arg(long, env = "PRESENCE_TYPING_WINDOW_MS", default_value_t = 1_000)]
+    pub typing_window_ms: u64,
+
     /// A socket write that takes longer than this closes the session (ms).
     #[arg(long, env = "PRESENCE_WRITE_TIMEOUT_MS", default_value_t = 5_000)]
     pub write_timeout_ms: u64,
@@ -196,6 +219,8 @@ impl Config {
             ("--rate-per-sec", u64::from(self.rate_per_sec)),
             ("--rate-burst", u64::from(self.rate_burst)),
             ("--outbound-queue", self.outbound_queue as u64),
+            ("--outbound-queue-bytes", self.outbound_queue_bytes as u64),
+            ("--node-outbound-bytes", self.node_outbound_bytes as u64),
             ("--max-frame-bytes", self.max_frame_bytes as u64),
         ] {
             if value == 0 {

@@ -87,3 +87,28 @@ pub(crate) fn node_swept(sessions: usize) {
     counter!("presence_lease_sweeps_total").increment(1);
     counter!("presence_sessions_swept_total").increment(sessions as u64);
 }
+
+/// A session's outbound queue went over its byte budget (`--outbound-queue-bytes`).
+pub(crate) fn outbound_bytes_exceeded() {
+    counter!("presence_outbound_bytes_exceeded_total").increment(1);
+}
+
+/// Bytes queued for all of this node's sessions.
+pub(crate) fn outbound_bytes(bytes: usize) {
+    gauge!("presence_outbound_bytes").set(bytes as f64);
+}
+
+/// A join refused because the node has too many bytes queued (`--node-outbound-bytes`).
+pub(crate) fn join_refused_under_pressure() {
+    counter!("presence_joins_refused_total", "reason" => "outbound_bytes").increment(1);
+}
+
+/// A connection closed for sending too many pings or pongs before `hello`.
+pub(crate) fn pre_hello_frames_exceeded() {
+    counter!("presence_pre_hello_frames_exceeded_total").increment(1);
+}
+
+/// A `typing:true` dropped by the per-user typing window (`--typing-window-ms`).
+pub(crate) fn typing_dropped() {
+    counter!("presence_typing_dropped_total").increment(1);
+}

@@ -1,5 +1,13 @@
 //! A session's outbound queue: bounded, never waits, and costs nothing while idle.
 //!
+//! The queue is bounded twice: in frames (`--outbound-queue`) and in bytes
+//! (`--outbound-queue-bytes`). Counting frames alone let 20 sessions of one user that
+//! never read, each re-joining a 1,000-member room (every answer a 329 KiB
+//! `room_state`), take the server from 18 to 558 MB while every session stayed under
+//! its frame limit. The bytes queued by all of a node's sessions are summed in a
+//! [`NodeBytes`], which the service reads to refuse joins of large rooms under
+//! pressure.
+//!
 //! The hub and the session queue frames; the session's task takes all that is queued
 //! at once and writes it in one flush. A full queue means the client does
 //! not read: the session is *killed* (closed with 1013, the client reconnects and
@@ -12,7 +20,7 @@
 //! holds an empty `Vec`, one waker and two flags; a send is one uncontended lock, a
 //! push and a wake, and the kill and the server's shutdown wake the same waker.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
@@ -27,10 +35,34 @@ use crate::ws::Outgoing;
 #[derive(Debug, Clone)]
 pub struct Outbox(Arc<Shared>);
 
+/// The bytes queued in all the outboxes of a node (text frames and pong payloads).
+#[derive(Debug, Default)]
+pub struct NodeBytes(AtomicUsize);
+
+impl NodeBytes {
+    /// The bytes queued now.
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, bytes: usize) {
+        self.0.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn sub(&self, bytes: usize) {
+        if bytes > 0 {
+            self.0.fetch_sub(bytes, Ordering::Relaxed);
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     queue: Mutex<Queue>,
     capacity: usize,
+    /// The most bytes the queue may hold.
+    capacity_bytes: usize,
+    node: Arc<NodeBytes>,
     /// The session's task, waiting for frames, the kill or the shutdown.
     writer: AtomicWaker,
     killed: AtomicBool,
@@ -41,6 +73,8 @@ struct Shared {
 #[derive(Debug, Default)]
 struct Queue {
     frames: Vec<Outgoing>,
+    /// The bytes of `frames` (see [`size`]).
+    bytes: usize,
     /// No more frames will come: the writer ends once it has written what is queued.
     finished: bool,
 }
@@ -57,11 +91,19 @@ pub enum Take {
 }
 
 impl Outbox {
-    /// A queue that holds at most `capacity` frames.
+    /// A queue that holds at most `capacity` frames, of any size.
     pub fn new(capacity: usize) -> Self {
+        Self::with_budget(capacity, usize::MAX, Arc::default())
+    }
+
+    /// A queue that holds at most `capacity` frames and `capacity_bytes` bytes, counted
+    /// in `node` too.
+    pub fn with_budget(capacity: usize, capacity_bytes: usize, node: Arc<NodeBytes>) -> Self {
         Self(Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             capacity: capacity.max(1),
+            capacity_bytes,
+            node,
             writer: AtomicWaker::new(),
             killed: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
@@ -92,13 +134,20 @@ impl Outbox {
         if queue.finished {
             return;
         }
-        if queue.frames.len() >= self.0.capacity {
+        let bytes = size(&message);
+        let over_bytes = bytes > self.0.capacity_bytes.saturating_sub(queue.bytes);
+        if queue.frames.len() >= self.0.capacity || over_bytes {
             drop(queue);
+            if over_bytes {
+                metrics::outbound_bytes_exceeded();
+            }
             self.kill();
             return;
         }
         let was_empty = queue.frames.is_empty();
         queue.frames.push(message);
+        queue.bytes += bytes;
+        self.0.node.add(bytes);
         drop(queue);
         // A non-empty queue has a wake pending already.
         if was_empty {
@@ -110,6 +159,13 @@ impl Outbox {
     pub fn kill(&self) {
         if !self.0.killed.swap(true, Ordering::AcqRel) {
             metrics::slow_client_killed();
+            // What is queued will never be written: it goes now.
+            let dropped = {
+                let mut queue = self.lock();
+                queue.bytes = 0;
+                std::mem::take(&mut queue.frames)
+            };
+            self.0.node.sub(dropped.iter().map(size).sum());
             self.0.writer.wake();
         }
     }
@@ -164,6 +220,7 @@ impl Outbox {
         if !queue.frames.is_empty() {
             // The queue starts again from an empty `Vec`: an idle session keeps no
             // buffer.
+            self.0.node.sub(std::mem::take(&mut queue.bytes));
             return Some(Take::Frames(std::mem::take(&mut queue.frames)));
         }
         queue.finished.then_some(Take::Finished)
@@ -180,6 +237,23 @@ impl Outbox {
             }));
         }
         texts
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let queue = self.queue.get_mut().unwrap_or_else(PoisonError::into_inner);
+        self.node.sub(queue.bytes);
+    }
+}
+
+/// What a frame counts for in the byte budgets: its payload.
+fn size(frame: &Outgoing) -> usize {
+    match frame {
+        Outgoing::Text(text) => text.len(),
+        Outgoing::Pong(payload) => payload.len(),
+        Outgoing::Ping => 0,
+        Outgoing::Close(_, reason) => 2 + reason.len(),
     }
 }
 
@@ -237,6 +311,26 @@ mod tests {
         // Frames after the kill are dropped, not queued.
         out.send_message(text("d"));
         assert!(matches!(out.take().await, Take::Killed));
+    }
+
+    #[tokio::test]
+    async fn a_frame_larger_than_what_is_left_kills_the_session_and_frees_its_bytes() {
+        let node = Arc::new(NodeBytes::default());
+        let out = Outbox::with_budget(100, 8, node.clone());
+        let other = Outbox::with_budget(100, 8, node.clone());
+        other.send_message(text("ab"));
+        out.send_message(text("12345"));
+        assert_eq!(node.get(), 7);
+        assert!(!out.is_killed());
+        out.send_message(text("6789"));
+        assert!(out.is_killed());
+        assert!(matches!(out.take().await, Take::Killed));
+        assert_eq!(node.get(), 2, "a killed session's queue no longer counts");
+        assert!(matches!(other.take().await, Take::Frames(f) if f == vec![text("ab")]));
+        assert_eq!(node.get(), 0, "taken frames no longer count");
+        other.send_message(text("cd"));
+        drop(other);
+        assert_eq!(node.get(), 0, "a dropped queue no longer counts");
     }
 
     #[tokio::test]

@@ -68,7 +68,11 @@ impl Live {
         let max_message = service.config.max_frame_bytes.saturating_mul(2).max(1024);
         Box::new(Self {
             conn: Conn::new(io, max_message),
-            out: Outbox::new(service.config.outbound_queue),
+            out: Outbox::with_budget(
+                service.config.outbound_queue,
+                service.config.outbound_queue_bytes,
+                service.outbound.clone(),
+            ),
             limiter: rate_limiter(service.config.rate_per_sec, service.config.rate_burst),
             service,
             shutdown,
@@ -137,6 +141,19 @@ fn poll_event(
         Poll::Pending => {}
     }
     conn.poll_next(cx).map(Event::Message)
+}
+
+/// Before `hello`: writes what is queued (the answers to pings), then reads.
+fn poll_before_hello(
+    conn: &mut Socket,
+    out: &Outbox,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Incoming, ReadError>> {
+    out.register(cx.waker());
+    if let Poll::Ready(Err(_)) = poll_send(conn, out, cx, || {}) {
+        return Poll::Ready(Err(ReadError::Lost));
+    }
+    conn.poll_next(cx)
 }
 
 /// Moves what the outbox holds into the connection and writes it, batch after batch;
@@ -243,6 +260,12 @@ async fn handshake(live: &mut Live) -> Result<Box<SessionCtx>, End> {
     } = live;
     let out = &*out;
     let deadline = Instant::now() + Duration::from_millis(service.config.hello_timeout_ms);
+    // Pings and pongs before `hello`: each ping is answered at once (written while
+    // waiting for `hello`, not queued behind the `welcome`), and only a few are
+    // accepted, so that they can never fill the queue the `welcome` goes into. 300
+    // pings then a `hello` used to end in no `welcome`, a 1013 close, and a user that
+    // watchers saw come online.
+    let mut control_frames = 0u32;
     let text = loop {
         let message = tokio::select! {
             () = shutdown.cancelled() => return Err(End::Close(CloseCode::Restarting, "server restarting")),
@@ -250,8 +273,18 @@ async fn handshake(live: &mut Live) -> Result<Box<SessionCtx>, End> {
                 send_error(out, ErrorCode::Unauthorized, "no hello in time", None);
                 return Err(End::Close(CloseCode::HelloTimeout, "no hello in time"));
             }
-            m = conn.next() => m,
+            m = poll_fn(|cx| poll_before_hello(conn, out, cx)) => m,
         };
+        if matches!(message, Ok(Incoming::Ping(_) | Incoming::Pong)) {
+            control_frames += 1;
+            if control_frames > service.config.max_pre_hello_frames {
+                metrics::pre_hello_frames_exceeded();
+                return Err(End::Close(
+                    CloseCode::ProtocolAbuse,
+                    "too many frames before hello",
+                ));
+            }
+        }
         match message {
             Ok(Incoming::Text(text)) => break text,
             Ok(Incoming::Binary) => {
@@ -302,6 +335,11 @@ async fn handshake(live: &mut Live) -> Result<Box<SessionCtx>, End> {
     // Without a label the session can never be resumed by another: a made-up label
     // that no other client has.
     let device = device.unwrap_or_else(|| format!("anonymous-{}", rand::random::<u64>()));
+    if out.is_killed() {
+        // Never open a session whose `welcome` could not be sent: watchers would see
+        // a user come online whose client never hears of it.
+        return Err(End::Close(CloseCode::TryAgainLater, "client too slow"));
+    }
     match Box::pin(service.open(identity, device, out.clone())).await {
         Ok((ctx, welcome)) => {
             out.send_frame(&welcome);

@@ -41,6 +41,11 @@ pub(super) struct RoomWindow {
     /// When the room's pending changes last went out: the next may go out once the
     /// window since then has passed.
     last_sent: Option<Instant>,
+    /// A large room's typing changes not sent yet, the newest per user, in
+    /// first-change order.
+    pub(super) typing: Vec<(String, bool)>,
+    /// When a large room's typing changes last went out.
+    pub(super) typing_sent: Option<Instant>,
 }
 
 /// The windows' settings, the same for every room.
@@ -98,7 +103,25 @@ impl RoomWindow {
     }
 }
 
+impl RoomWindow {
+    /// Folds a typing change into a large room's pending typing changes (the newest
+    /// per user wins).
+    pub(super) fn pend_typing(&mut self, user: &str, typing: bool) {
+        match self.typing.iter_mut().find(|(u, _)| u == user) {
+            Some((_, t)) => *t = typing,
+            None => self.typing.push((user.to_owned(), typing)),
+        }
+    }
+}
+
 impl Windows {
+    /// Whether a large room's pending typing changes may go out now: nothing went out
+    /// within the window.
+    pub(super) fn typing_due(&self, r: &RoomWindow, now: Instant) -> bool {
+        r.typing_sent
+            .is_none_or(|at| now.duration_since(at) >= self.window)
+    }
+
     /// Whether the room's window has passed since its pending changes last went out.
     /// A large room is always due here: [`Windows::take`] applies its count interval.
     pub(super) fn due(&self, r: &RoomWindow, now: Instant) -> bool {

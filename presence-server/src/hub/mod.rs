@@ -40,7 +40,7 @@ use tokio::time::Instant;
 
 use self::coalesce::{Flush, Views, Windows};
 use self::hold::Sub;
-use self::registry::{user_key, LocalSession, Registry};
+use self::registry::{user_key, LocalRoom, LocalSession, Registry};
 pub use self::registry::{Interest, LocalId};
 use crate::events::{Event, Topic};
 use crate::frame::{serialize, Utf8Bytes};
@@ -56,6 +56,8 @@ struct Inner {
     /// Rooms whose members must get a fresh `room_state` (a large room that became
     /// small again: its members' lists are out of date).
     stale_rooms: Vec<String>,
+    /// Large rooms with typing changes waiting for their window to pass.
+    typing_rooms: Vec<String>,
 }
 
 /// See the module docs.
@@ -238,25 +240,31 @@ impl Hub {
                 }
             }
             Event::Typing { room, user, typing } => {
+                let now = Instant::now();
+                let Some(r) = inner.registry.rooms.get_mut(room) else {
+                    return;
+                };
+                if r.window.count > self.windows.large_room {
+                    // A large room's typing is coalesced like its other changes: at
+                    // most one batch per window, the newest change per user, with a
+                    // leading edge. (Its members get counts, not diffs: no join to
+                    // keep ahead of.)
+                    r.window.pend_typing(user, *typing);
+                    if self.windows.typing_due(&r.window, now) {
+                        self.flush_typing(&mut inner, room, now);
+                    } else if !inner.typing_rooms.iter().any(|t| t == room) {
+                        inner.typing_rooms.push(room.clone());
+                    }
+                    return;
+                }
                 // Typing goes out at once, after the room's pending changes, so a
                 // client never sees a user type before it sees them join.
-                self.flush_room(&mut inner, room, Instant::now());
+                self.flush_room(&mut inner, room, now);
                 let Registry {
                     sessions, rooms, ..
                 } = &mut inner.registry;
                 let Some(r) = rooms.get_mut(room) else { return };
-                let frame = serialize(&ServerFrame::Typing {
-                    room: room.clone(),
-                    user: user.clone(),
-                    typing: *typing,
-                });
-                let key = user_key(user);
-                for (id, sub) in &mut r.subs {
-                    match sessions.get(id) {
-                        Some(s) if !s.is_user(user, key) => sub.send(&s.out, &frame, None),
-                        _ => {}
-                    }
-                }
+                send_typing(sessions, r, room, user, *typing);
             }
             Event::User { user, public, own } => {
                 let Registry {
@@ -289,6 +297,15 @@ impl Hub {
     pub fn flush(&self) {
         let mut inner = self.lock();
         let now = Instant::now();
+        for room in std::mem::take(&mut inner.typing_rooms) {
+            match inner.registry.rooms.get(&room) {
+                Some(r) if self.windows.typing_due(&r.window, now) => {
+                    self.flush_typing(&mut inner, &room, now);
+                }
+                Some(_) => inner.typing_rooms.push(room),
+                None => {}
+            }
+        }
         let dirty = std::mem::take(&mut inner.dirty_rooms);
         for room in dirty {
             let Some(r) = inner.registry.rooms.get(&room) else {
@@ -303,6 +320,22 @@ impl Hub {
             if self.is_dirty(&inner, &room) {
                 inner.dirty_rooms.push(room);
             }
+        }
+    }
+
+    /// Sends a large room's pending typing changes now.
+    fn flush_typing(&self, inner: &mut Inner, room: &str, now: Instant) {
+        let Registry {
+            sessions, rooms, ..
+        } = &mut inner.registry;
+        let Some(r) = rooms.get_mut(room) else { return };
+        let pending = std::mem::take(&mut r.window.typing);
+        if pending.is_empty() {
+            return;
+        }
+        r.window.typing_sent = Some(now);
+        for (user, typing) in pending {
+            send_typing(sessions, r, room, &user, typing);
         }
     }
 
@@ -434,9 +467,36 @@ impl Hub {
         }
     }
 
+    /// The member count of a room this node has members of, as last heard.
+    pub fn room_count(&self, room: &str) -> Option<u64> {
+        self.lock().registry.rooms.get(room).map(|r| r.window.count)
+    }
+
     /// Local sessions, for metrics and tests.
     pub fn session_count(&self) -> usize {
         self.lock().registry.sessions.len()
+    }
+}
+
+/// Sends a `typing` event to the room's subscriptions, except the typist's own.
+fn send_typing(
+    sessions: &HashMap<LocalId, LocalSession>,
+    r: &mut LocalRoom,
+    room: &str,
+    user: &str,
+    typing: bool,
+) {
+    let frame = serialize(&ServerFrame::Typing {
+        room: room.to_owned(),
+        user: user.to_owned(),
+        typing,
+    });
+    let key = user_key(user);
+    for (id, sub) in &mut r.subs {
+        match sessions.get(id) {
+            Some(s) if !s.is_user(user, key) => sub.send(&s.out, &frame, None),
+            _ => {}
+        }
     }
 }
 

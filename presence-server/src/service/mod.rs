@@ -8,6 +8,7 @@
 mod changes;
 mod deadlines;
 mod requests;
+mod typing;
 mod upkeep;
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use presence_protocol::{ActivityState, ErrorCode};
 
 pub(crate) use self::changes::change_events;
+use self::typing::TypingStarts;
 pub(crate) use self::upkeep::background_tasks;
 use crate::auth::{Auth, Identity};
 use crate::broker::Broker;
@@ -24,6 +26,7 @@ use crate::config::Config;
 use crate::events::{Event, Topic};
 use crate::hub::{Hub, LocalId, Outbox};
 use crate::metrics;
+use crate::outbox::NodeBytes;
 use crate::small::SmallSet;
 use crate::store::{NodeLeases, Store, StoreError, UserChange};
 use crate::timers::Timers;
@@ -99,6 +102,11 @@ pub struct Service {
     /// Resync once more on the next renewal: by then every other node has asserted
     /// its sessions again.
     resync_again: std::sync::atomic::AtomicBool,
+    /// The bytes queued for all of this node's sessions (`--node-outbound-bytes`).
+    pub outbound: Arc<NodeBytes>,
+    /// When each user's last `typing:true` in a room was fanned out from this node
+    /// (`--typing-window-ms`).
+    typing_starts: TypingStarts,
 }
 
 /// What a node knows of one of its live sessions, to assert it again.
@@ -166,6 +174,8 @@ impl Service {
             carried: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
             resync_again: std::sync::atomic::AtomicBool::new(false),
+            outbound: Arc::default(),
+            typing_starts: TypingStarts::default(),
         }
     }
 

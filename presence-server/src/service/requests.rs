@@ -10,6 +10,7 @@ use super::{random_hex, Failure, LiveSession, Service, SessionCtx};
 use crate::auth::Identity;
 use crate::events::{Event, Topic};
 use crate::hub::{Interest, Outbox};
+use crate::metrics;
 use crate::presence::{UserRecord, Viewer};
 use crate::small::SmallSet;
 use crate::store::{NewSession, TypingOutcome, UserUpdate};
@@ -223,6 +224,20 @@ impl Service {
                 ),
             ));
         }
+        if self.outbound.get() >= self.config.node_outbound_bytes
+            && self
+                .hub
+                .room_count(&room)
+                .is_none_or(|count| count > LARGE_ROOM_MEMBERS_SHOWN as u64)
+        {
+            // Under pressure a `room_state` that may be large is not queued on top:
+            // refused before the store step, so nothing is undone.
+            metrics::join_refused_under_pressure();
+            return Err(Failure::new(
+                ErrorCode::Internal,
+                "server busy: too many bytes queued, retry the join later",
+            ));
+        }
         // Subscribe first (held), so no event between the store's change and the
         // snapshot is lost; they wait behind the snapshot.
         if self.hub.subscribe_room(&room, ctx.local) == Interest::First {
@@ -383,7 +398,12 @@ impl Service {
             room: room.clone(),
             user: user.clone(),
         };
+        let window = self.config.typing_window_ms;
         if typing {
+            if !self.typing_starts.may_start(&user, &room, now, window) {
+                metrics::typing_dropped();
+                return Ok(());
+            }
             let until = now + self.config.typing_ttl_ms;
             let outcome = self
                 .store
@@ -393,11 +413,13 @@ impl Service {
                 self.timers.schedule(key, until);
             }
             if outcome == TypingOutcome::Started {
+                self.typing_starts.started(&user, &room, now, window);
                 self.publish(Event::Typing { room, user, typing }).await;
             }
         } else {
             self.timers.cancel(&key);
             if self.store.clear_typing(&user, &room, None).await? {
+                self.typing_starts.stopped(&user, &room);
                 self.publish(Event::Typing { room, user, typing }).await;
             }
         }

@@ -267,6 +267,7 @@ pub(crate) async fn background_tasks(service: Arc<Service>, stop: CancellationTo
                 tokio::select! {
                     () = stop.cancelled() => return,
                     _ = tick.tick() => {
+                        metrics::outbound_bytes(service.outbound.get());
                         for room in service.hub.take_stale_rooms() {
                             service.resync_room(&room).await;
                         }

@@ -420,3 +420,32 @@ impl Client {
         self.welcome = Some(frame);
     }
 }
+
+impl Client {
+    /// Sends `n` WebSocket pings with this payload in one write, as a flooding client
+    /// does.
+    pub async fn send_pings(&mut self, n: usize, payload: &'static [u8]) {
+        for _ in 0..n {
+            self.ws.feed(Message::Ping(payload.into())).await.unwrap();
+        }
+        self.ws.flush().await.unwrap();
+    }
+
+    /// The next WebSocket pong within `within` (protocol frames before it are
+    /// returned with it); `None` on timeout or if the connection ends first.
+    pub async fn recv_pong(&mut self, within: Duration) -> Option<(Vec<u8>, Vec<ServerFrame>)> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut frames = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .ok()?
+            {
+                Some(Ok(Message::Pong(payload))) => return Some((payload.to_vec(), frames)),
+                Some(Ok(Message::Text(t))) => frames.push(ServerFrame::decode(&t).unwrap()),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}

@@ -10,10 +10,13 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod budgets;
 mod frames;
 mod hello;
 mod http;
 mod liveness;
+mod memory;
+mod pre_hello;
 mod rates;
 mod slow;
 mod websocket;

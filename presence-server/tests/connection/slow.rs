@@ -27,6 +27,8 @@ async fn slow_client_is_dropped_while_the_others_keep_up(queue: usize, write_tim
         // The typist sends thousands of frames a second: no rate limit here.
         c.rate_per_sec = 1_000_000;
         c.rate_burst = 1_000_000;
+        // Every start and stop of the typist is fanned out: no typing window.
+        c.typing_window_ms = 0;
         c.grace_ms = 400;
     })
     .await;

@@ -14,6 +14,7 @@ mod joins;
 mod limits;
 mod tabs;
 mod typing;
+mod typing_flood;
 
 use std::time::Duration;
 
