@@ -24,10 +24,16 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// HS256 secret that signs client tokens. Unset: development mode (loopback only, a
-    /// random secret, and `POST /dev/token`).
+    /// HS256 secret that signs client tokens. Unset, the server refuses to start unless
+    /// `--dev` is given.
     #[arg(long, env = "PRESENCE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+
+    /// Development mode: loopback binds only, `POST /dev/token`, and without
+    /// `--jwt-secret` a random secret. Explicit, so that a forgotten secret behind a
+    /// reverse proxy cannot turn it on.
+    #[arg(long, env = "PRESENCE_DEV")]
+    pub dev: bool,
 
     /// Serve `POST /dev/token` even with a secret (loopback binds only): for local
     /// multi-node setups, where every node must share one secret.
@@ -159,12 +165,17 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
+        "no JWT secret: set --jwt-secret (PRESENCE_JWT_SECRET, at least 32 bytes), or pass \
+         --dev (PRESENCE_DEV=true) for development mode on a loopback address"
+    )]
+    NoSecret,
+    #[error(
         "refusing to listen on {0} without a JWT secret: anyone could mint tokens with the \
          development route. Set --jwt-secret (PRESENCE_JWT_SECRET), or bind a loopback \
          address such as 127.0.0.1:8080 for development mode"
     )]
     PublicBindWithoutSecret(SocketAddr),
-    #[error("--dev-tokens hands out tokens to anyone: only on a loopback bind, not {0}")]
+    #[error("--dev and --dev-tokens hand out tokens to anyone: only on a loopback bind, not {0}")]
     PublicDevTokens(SocketAddr),
     #[error("--jwt-secret must be at least 32 bytes (got {0})")]
     ShortSecret(usize),
@@ -178,13 +189,14 @@ impl Config {
     /// Checks the settings against the address actually bound.
     pub fn check(&self, bound: SocketAddr) -> Result<(), ConfigError> {
         match &self.jwt_secret {
+            None if !self.dev => return Err(ConfigError::NoSecret),
             None if !bound.ip().is_loopback() => {
                 return Err(ConfigError::PublicBindWithoutSecret(bound))
             }
             Some(s) if s.len() < 32 => return Err(ConfigError::ShortSecret(s.len())),
             _ => {}
         }
-        if self.dev_tokens && !bound.ip().is_loopback() {
+        if (self.dev || self.dev_tokens) && !bound.ip().is_loopback() {
             return Err(ConfigError::PublicDevTokens(bound));
         }
         for (name, value) in [
@@ -233,8 +245,25 @@ mod tests {
     }
 
     #[test]
+    fn no_secret_needs_dev() {
+        let loopback: SocketAddr = "127.0.0.1:8080".parse().unwrap_or_else(|_| unreachable!());
+        assert!(matches!(
+            Config::default().check(loopback),
+            Err(ConfigError::NoSecret)
+        ));
+        let dev = Config {
+            dev: true,
+            ..Config::default()
+        };
+        assert!(dev.check(loopback).is_ok());
+    }
+
+    #[test]
     fn public_bind_needs_a_secret() {
-        let c = Config::default();
+        let c = Config {
+            dev: true,
+            ..Config::default()
+        };
         let public: SocketAddr = "0.0.0.0:8080".parse().unwrap_or_else(|_| unreachable!());
         assert!(matches!(
             c.check(public),

@@ -124,7 +124,7 @@ pub enum StartError {
 }
 
 /// Builds the service for `config` on an address that is already bound. In development
-/// mode (no secret) the secret is random and logged as a warning.
+/// mode (`--dev` and no secret) the secret is random and logged as a warning.
 pub async fn build(
     config: Config,
     bound: std::net::SocketAddr,
@@ -228,7 +228,7 @@ pub async fn run_with_clock(
     let service = build_with_clock(config, bound, clock).await?;
     if service.dev_mode {
         tracing::warn!(
-            "DEVELOPMENT MODE: no --jwt-secret (PRESENCE_JWT_SECRET) is set, so tokens are \
+            "DEVELOPMENT MODE (--dev): no --jwt-secret (PRESENCE_JWT_SECRET) is set, so tokens are \
              signed with a random secret and anyone who can reach http://{bound} can get one \
              from POST /dev/token. Set a secret for anything but local development."
         );

@@ -87,3 +87,8 @@ pub(crate) fn node_swept(sessions: usize) {
     counter!("presence_lease_sweeps_total").increment(1);
     counter!("presence_sessions_swept_total").increment(sessions as u64);
 }
+
+/// `POST /dev/token` refused a request that came through a proxy.
+pub(crate) fn dev_token_forwarded() {
+    counter!("presence_dev_token_forwarded_total").increment(1);
+}

@@ -1,5 +1,6 @@
-//! The built binary, as a newcomer runs it: development mode with no setup, the
-//! refusal of a public bind without a secret, and SIGTERM closing sockets with 1012.
+//! The built binary, as a newcomer runs it: development mode with `--dev`, the refusal
+//! to start without a secret or `--dev`, the refusal of a public bind without a secret,
+//! and SIGTERM closing sockets with 1012.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
@@ -27,11 +28,11 @@ impl Drop for Server {
     }
 }
 
-/// Starts the binary on a free loopback port with no secret and waits for its
+/// Starts the binary on a free loopback port with `--dev` and no secret and waits for its
 /// "listening" log line, which names the bound address.
 fn start_dev_server() -> Server {
     let mut child = Command::new(BIN)
-        .args(["--bind", "127.0.0.1:0"])
+        .args(["--bind", "127.0.0.1:0", "--dev"])
         .env_remove("PRESENCE_JWT_SECRET")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -142,7 +143,7 @@ async fn dev_mode_binary_serves_tokens_and_closes_sockets_with_1012_on_sigterm()
 #[test]
 fn public_bind_without_secret_is_refused_with_a_clear_message() {
     let out = Command::new(BIN)
-        .args(["--bind", "0.0.0.0:0"])
+        .args(["--bind", "0.0.0.0:0", "--dev"])
         .env_remove("PRESENCE_JWT_SECRET")
         .output()
         .unwrap();
@@ -150,4 +151,38 @@ fn public_bind_without_secret_is_refused_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("without a JWT secret"), "{stderr}");
     assert!(stderr.contains("PRESENCE_JWT_SECRET"), "{stderr}");
+}
+
+#[test]
+fn without_a_secret_or_dev_the_binary_refuses_to_start_with_a_clear_message() {
+    let mut child = Command::new(BIN)
+        .args(["--bind", "127.0.0.1:0"])
+        .env_remove("PRESENCE_JWT_SECRET")
+        .env_remove("PRESENCE_DEV")
+        .env_remove("PRESENCE_DEV_TOKENS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that starts anyway must not hang the test: it gets 10 s to exit.
+    let mut status = None;
+    for _ in 0..100 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let status = status.unwrap_or_else(|| panic!("it started and kept running: {stderr}"));
+    assert!(!status.success(), "it started: {stderr}");
+    assert!(stderr.contains("no JWT secret"), "{stderr}");
+    assert!(stderr.contains("PRESENCE_JWT_SECRET"), "{stderr}");
+    assert!(stderr.contains("--dev"), "{stderr}");
+    assert!(!stderr.contains("listening"), "{stderr}");
 }
