@@ -112,6 +112,33 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_HELLO_TIMEOUT_MS", default_value_t = limits::HELLO_TIMEOUT_MS)]
     pub hello_timeout_ms: u64,
 
+    /// Time a connection has to send its whole HTTP request head; slower ones are closed
+    /// (ms).
+    #[arg(long, env = "PRESENCE_HEADER_READ_TIMEOUT_MS", default_value_t = 5_000)]
+    pub header_read_timeout_ms: u64,
+
+    /// Open connections (HTTP and WebSocket); more are answered 503 before the upgrade.
+    #[arg(long, env = "PRESENCE_MAX_CONNECTIONS", default_value_t = 100_000)]
+    pub max_connections: usize,
+
+    /// Connections that have not finished `hello` (from accept to `welcome`); more are
+    /// answered 503 before the upgrade.
+    #[arg(
+        long,
+        env = "PRESENCE_MAX_PRE_HELLO_CONNECTIONS",
+        default_value_t = 10_000
+    )]
+    pub max_pre_hello_connections: usize,
+
+    /// Connections from one source address that have not finished `hello`; more are
+    /// answered 503 before the upgrade.
+    #[arg(
+        long,
+        env = "PRESENCE_MAX_PRE_HELLO_CONNECTIONS_PER_IP",
+        default_value_t = 1_000
+    )]
+    pub max_pre_hello_connections_per_ip: usize,
+
     /// Largest inbound frame; larger ones close the socket with 1009 (bytes).
     #[arg(long, env = "PRESENCE_MAX_FRAME_BYTES", default_value_t = limits::MAX_FRAME_BYTES)]
     pub max_frame_bytes: usize,
@@ -209,6 +236,16 @@ impl Config {
             ("--rate-burst", u64::from(self.rate_burst)),
             ("--outbound-queue", self.outbound_queue as u64),
             ("--max-frame-bytes", self.max_frame_bytes as u64),
+            ("--header-read-timeout-ms", self.header_read_timeout_ms),
+            ("--max-connections", self.max_connections as u64),
+            (
+                "--max-pre-hello-connections",
+                self.max_pre_hello_connections as u64,
+            ),
+            (
+                "--max-pre-hello-connections-per-ip",
+                self.max_pre_hello_connections_per_ip as u64,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));

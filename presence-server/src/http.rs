@@ -16,6 +16,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::accept::Ticket;
 use crate::auth::Claims;
 use crate::clock::now_ms;
 use crate::service::Service;
@@ -55,6 +56,7 @@ async fn ws(State(state): State<AppState>, mut request: Request) -> Response {
         Ok(accepted) => accepted,
         Err(refusal) => return refusal,
     };
+    let ticket = request.extensions_mut().remove::<Arc<Ticket>>();
     drop(request);
     let AppState {
         service,
@@ -71,7 +73,14 @@ async fn ws(State(state): State<AppState>, mut request: Request) -> Response {
                 return;
             }
         };
-        session::serve(live).await;
+        session::serve(live, || {
+            if let Some(ticket) = &ticket {
+                ticket.hello_done();
+            }
+        })
+        .await;
+        // The connection counts as open until its session ends.
+        drop(ticket);
     });
     response
 }

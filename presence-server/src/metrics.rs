@@ -92,3 +92,15 @@ pub(crate) fn node_swept(sessions: usize) {
 pub(crate) fn dev_token_forwarded() {
     counter!("presence_dev_token_forwarded_total").increment(1);
 }
+
+/// A connection was refused before the upgrade (503), for `reason`: `max_connections`,
+/// `max_pre_hello` or `max_pre_hello_per_ip`.
+pub(crate) fn connection_refused(reason: &'static str) {
+    counter!("presence_connections_refused_total", "reason" => reason).increment(1);
+}
+
+/// Accepting failed for want of files or memory (EMFILE, ENFILE, …): one per backoff,
+/// not per failed attempt.
+pub(crate) fn accept_backoff() {
+    counter!("presence_accept_backoffs_total").increment(1);
+}

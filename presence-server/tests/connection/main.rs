@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admission;
 mod frames;
 mod hello;
 mod http;
