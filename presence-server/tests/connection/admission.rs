@@ -110,6 +110,14 @@ async fn a_request_head_sent_too_slowly_is_closed_after_the_header_read_timeout(
     })
     .await;
     assert!(closed.is_ok(), "the slow connection is still open");
+    // One that sends nothing at all is closed the same way.
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(common::WAIT, silent.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the silent connection is still open: {read:?}"
+    );
     // A prompt client is still served.
     let (status, _) = http_get(server.addr, "/healthz").await;
     assert_eq!(status, 200);
