@@ -340,3 +340,56 @@ fn refused(refusal: Refusal) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admission(max_connections: usize, max_pre_hello: usize, per_ip: usize) -> Arc<Admission> {
+        Admission::new(Limits {
+            max_connections,
+            max_pre_hello,
+            max_pre_hello_per_ip: per_ip,
+            header_read_timeout: Duration::from_secs(1),
+        })
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn hello_frees_the_pre_hello_slot_and_the_end_frees_the_connection() {
+        let gate = admission(2, 10, 1);
+        let a = gate.admit(ip("192.0.2.1")).ok();
+        assert!(a.is_some());
+        assert_eq!(
+            gate.admit(ip("192.0.2.1")).err(),
+            Some(Refusal::PreHelloPerIp)
+        );
+        if let Some(a) = &a {
+            a.hello_done();
+            a.hello_done(); // once only
+        }
+        let b = gate.admit(ip("192.0.2.1")).ok();
+        assert!(b.is_some());
+        assert_eq!(
+            gate.admit(ip("192.0.2.2")).err(),
+            Some(Refusal::Connections)
+        );
+        drop(a);
+        assert!(gate.admit(ip("192.0.2.2")).is_ok());
+        drop(b);
+        let counts = gate.counts();
+        assert_eq!((counts.open, counts.pre_hello), (0, 0));
+        assert!(counts.pre_hello_by_ip.is_empty());
+    }
+
+    #[test]
+    fn the_total_pre_hello_cap_spans_addresses() {
+        let gate = admission(10, 2, 5);
+        let _a = gate.admit(ip("192.0.2.1"));
+        let _b = gate.admit(ip("192.0.2.2"));
+        assert_eq!(gate.admit(ip("192.0.2.3")).err(), Some(Refusal::PreHello));
+    }
+}
