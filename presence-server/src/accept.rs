@@ -34,6 +34,9 @@ pub(crate) struct Limits {
     pub(crate) max_pre_hello: usize,
     pub(crate) max_pre_hello_per_ip: usize,
     pub(crate) header_read_timeout: Duration,
+    /// hyper's read buffer, which bounds a request head (its default, about 400 KiB,
+    /// is what each unfinished head of the measurement above held).
+    pub(crate) max_request_head_bytes: usize,
 }
 
 /// Who is connected: every open connection, and those that have not finished `hello`
@@ -178,7 +181,7 @@ pub(crate) async fn serve(
                     tcp,
                     router.clone(),
                     ticket,
-                    admission.limits.header_read_timeout,
+                    admission.limits,
                     stop.clone(),
                 ));
             }
@@ -239,7 +242,7 @@ async fn connection(
     tcp: TcpStream,
     router: Router,
     ticket: Result<Arc<Ticket>, Refusal>,
-    header_read_timeout: Duration,
+    limits: Limits,
     stop: CancellationToken,
 ) {
     // Frames go out as soon as they are written: without TCP_NODELAY, a frame that
@@ -251,7 +254,8 @@ async fn connection(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_request_head_bytes.max(8192));
     let result = match ticket {
         Ok(ticket) => {
             let router = TowerToHyperService::new(router);
@@ -273,6 +277,10 @@ async fn connection(
         }
     };
     if let Err(e) = result {
+        if e.is_parse_too_large() {
+            // hyper answered 431.
+            metrics::connection_refused("max_request_head_bytes");
+        }
         tracing::debug!("HTTP connection ended: {e}");
     }
 }
@@ -351,6 +359,7 @@ mod tests {
             max_pre_hello,
             max_pre_hello_per_ip: per_ip,
             header_read_timeout: Duration::from_secs(1),
+            max_request_head_bytes: 8192,
         })
     }
 

@@ -117,6 +117,15 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_HEADER_READ_TIMEOUT_MS", default_value_t = 5_000)]
     pub header_read_timeout_ms: u64,
 
+    /// Largest HTTP request head (request line and headers); larger ones are answered
+    /// 431 (bytes, at least 8,192).
+    #[arg(
+        long,
+        env = "PRESENCE_MAX_REQUEST_HEAD_BYTES",
+        default_value_t = 32_768
+    )]
+    pub max_request_head_bytes: usize,
+
     /// Open connections (HTTP and WebSocket); more are answered 503 before the upgrade.
     #[arg(long, env = "PRESENCE_MAX_CONNECTIONS", default_value_t = 100_000)]
     pub max_connections: usize,
@@ -206,6 +215,8 @@ pub enum ConfigError {
     PublicDevTokens(SocketAddr),
     #[error("--jwt-secret must be at least 32 bytes (got {0})")]
     ShortSecret(usize),
+    #[error("--max-request-head-bytes must be at least 8192 (got {0})")]
+    SmallRequestHead(usize),
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
     #[error("--lease-renew-ms ({renew}) must be shorter than --lease-ttl-ms ({ttl})")]
@@ -250,6 +261,9 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
             }
+        }
+        if self.max_request_head_bytes < 8192 {
+            return Err(ConfigError::SmallRequestHead(self.max_request_head_bytes));
         }
         if self.lease_renew_ms == 0 || self.lease_renew_ms >= self.lease_ttl_ms {
             return Err(ConfigError::LeaseRenewal {

@@ -268,6 +268,7 @@ pub async fn run_with_clock(
         max_pre_hello: config.max_pre_hello_connections,
         max_pre_hello_per_ip: config.max_pre_hello_connections_per_ip,
         header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
+        max_request_head_bytes: config.max_request_head_bytes,
     });
     let drain = Duration::from_millis(config.shutdown_timeout_ms);
     accept::serve(listener, app(state), admission, stop.clone(), drain).await;

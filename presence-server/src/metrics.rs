@@ -93,8 +93,8 @@ pub(crate) fn dev_token_forwarded() {
     counter!("presence_dev_token_forwarded_total").increment(1);
 }
 
-/// A connection was refused before the upgrade (503), for `reason`: `max_connections`,
-/// `max_pre_hello` or `max_pre_hello_per_ip`.
+/// A connection was refused before the upgrade, for `reason`: `max_connections`,
+/// `max_pre_hello` or `max_pre_hello_per_ip` (503), `max_request_head_bytes` (431).
 pub(crate) fn connection_refused(reason: &'static str) {
     counter!("presence_connections_refused_total", "reason" => reason).increment(1);
 }

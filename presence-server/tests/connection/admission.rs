@@ -202,3 +202,33 @@ async fn beyond_the_connection_cap_an_upgrade_is_answered_503() {
         .unwrap_or(0.0);
     assert!(count >= before + 2.0, "{count} >= {before} + 2");
 }
+
+#[tokio::test]
+async fn a_request_head_over_the_limit_is_answered_431() {
+    let server = TestServer::with(|c| c.max_request_head_bytes = 16_384).await;
+    let before = refused(&server, "max_request_head_bytes").await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    let big = "x".repeat(40_000);
+    let request =
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\nConnection: close\r\n\r\n");
+    // The server may answer and close before it has read everything.
+    let _ = tcp.write_all(request.as_bytes()).await;
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(common::WAIT, tcp.read_to_end(&mut raw)).await;
+    let head = String::from_utf8_lossy(&raw);
+    assert!(head.starts_with("HTTP/1.1 431"), "{head}");
+    // Under the limit is fine.
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    let small = "x".repeat(8_000);
+    let request =
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {small}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    tokio::time::timeout(common::WAIT, tcp.read_to_string(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    let after = refused(&server, "max_request_head_bytes").await;
+    assert!(after > before, "{after} > {before}");
+}
