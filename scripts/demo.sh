@@ -33,5 +33,6 @@ step "serving examples/react-chat on http://127.0.0.1:$port/ (Ctrl-C stops it)"
 echo "Open it in two windows (one private), sign in with two names."
 echo "Add ?idle=5000 to the URL to go idle (away) after 5 s without input."
 exec "${CARGO_TARGET_DIR:-$root/target}/release/presence-server" \
+  --dev \
   --bind "127.0.0.1:$port" \
   --static-dir "$root/examples/react-chat/dist"

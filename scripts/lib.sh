@@ -141,7 +141,8 @@ stop_started() {
 trap stop_started EXIT
 
 # start_test_server BIN LOG [ARG...]: starts the presence-server BIN on 127.0.0.1 with
-# the given arguments, its stderr in LOG. Port 0: the kernel picks a free port and the
+# the given arguments, its stderr in LOG (development mode, which the tests' /dev/token
+# needs, is `--dev` among them). Port 0: the kernel picks a free port and the
 # server logs which (no race with another process grabbing a port we probed). Waits
 # until it listens; sets $test_server_pid and $test_server_addr (host:port). The EXIT
 # trap stops it by its PID.

@@ -47,6 +47,7 @@ cp presence-client/tests/release/index.html "$page_dir/"
 # Short timings keep the tests quick; the browser tests rely on these two values:
 # grace 2 s, typing TTL 6 s.
 start_test_server ./target/debug/presence-server "$root/target/presence-client-test-server.log" \
+  --dev \
   --grace-ms 2000 \
   --typing-ttl-ms 6000 \
   --coalesce-ms 10 \

@@ -1,9 +1,9 @@
 import { defineConfig } from "vite";
 import wasm from "vite-plugin-wasm";
 
-// The presence-server the dev server talks to (`npm run dev`): its /dev/token and
-// /v1/ws are proxied, so the app's code is the same in dev and when the server itself
-// serves the built app (`presence-server --static-dir dist`).
+// The presence-server the dev server talks to (`npm run dev`; start it with `--dev`):
+// its /dev/token and /v1/ws are proxied, so the app's code is the same in dev and when
+// the server itself serves the built app (`presence-server --dev --static-dir dist`).
 const server = process.env.PRESENCE_SERVER ?? "http://127.0.0.1:8080";
 
 export default defineConfig({

@@ -31,7 +31,7 @@ export async function setup(project: TestProject): Promise<void> {
   }
   const child = spawn(
     bin,
-    ["--bind", "127.0.0.1:0", "--grace-ms", "1000", "--typing-ttl-ms", "3000", "--coalesce-ms", "10"],
+    ["--bind", "127.0.0.1:0", "--dev", "--grace-ms", "1000", "--typing-ttl-ms", "3000", "--coalesce-ms", "10"],
     { env: { ...process.env, RUST_LOG: "info" }, stdio: ["ignore", "ignore", "pipe"] },
   );
   server = child;

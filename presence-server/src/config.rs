@@ -24,10 +24,16 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// HS256 secret that signs client tokens. Unset: development mode (loopback only, a
-    /// random secret, and `POST /dev/token`).
+    /// HS256 secret that signs client tokens. Unset, the server refuses to start unless
+    /// `--dev` is given.
     #[arg(long, env = "PRESENCE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+
+    /// Development mode: loopback binds only, `POST /dev/token`, and without
+    /// `--jwt-secret` a random secret. Explicit, so that a forgotten secret behind a
+    /// reverse proxy cannot turn it on.
+    #[arg(long, env = "PRESENCE_DEV")]
+    pub dev: bool,
 
     /// Serve `POST /dev/token` even with a secret (loopback binds only): for local
     /// multi-node setups, where every node must share one secret.
@@ -106,6 +112,42 @@ pub struct Config {
     #[arg(long, env = "PRESENCE_HELLO_TIMEOUT_MS", default_value_t = limits::HELLO_TIMEOUT_MS)]
     pub hello_timeout_ms: u64,
 
+    /// Time a connection has to send its whole HTTP request head; slower ones are closed
+    /// (ms).
+    #[arg(long, env = "PRESENCE_HEADER_READ_TIMEOUT_MS", default_value_t = 5_000)]
+    pub header_read_timeout_ms: u64,
+
+    /// Largest HTTP request head (request line and headers); larger ones are answered
+    /// 431 (bytes, at least 8,192).
+    #[arg(
+        long,
+        env = "PRESENCE_MAX_REQUEST_HEAD_BYTES",
+        default_value_t = 32_768
+    )]
+    pub max_request_head_bytes: usize,
+
+    /// Open connections (HTTP and WebSocket); more are answered 503 before the upgrade.
+    #[arg(long, env = "PRESENCE_MAX_CONNECTIONS", default_value_t = 100_000)]
+    pub max_connections: usize,
+
+    /// Connections that have not finished `hello` (from accept to `welcome`); more are
+    /// answered 503 before the upgrade.
+    #[arg(
+        long,
+        env = "PRESENCE_MAX_PRE_HELLO_CONNECTIONS",
+        default_value_t = 10_000
+    )]
+    pub max_pre_hello_connections: usize,
+
+    /// Connections from one source address that have not finished `hello`; more are
+    /// answered 503 before the upgrade.
+    #[arg(
+        long,
+        env = "PRESENCE_MAX_PRE_HELLO_CONNECTIONS_PER_IP",
+        default_value_t = 1_000
+    )]
+    pub max_pre_hello_connections_per_ip: usize,
+
     /// Largest inbound frame; larger ones close the socket with 1009 (bytes).
     #[arg(long, env = "PRESENCE_MAX_FRAME_BYTES", default_value_t = limits::MAX_FRAME_BYTES)]
     pub max_frame_bytes: usize,
@@ -182,15 +224,22 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
+        "no JWT secret: set --jwt-secret (PRESENCE_JWT_SECRET, at least 32 bytes), or pass \
+         --dev (PRESENCE_DEV=true) for development mode on a loopback address"
+    )]
+    NoSecret,
+    #[error(
         "refusing to listen on {0} without a JWT secret: anyone could mint tokens with the \
          development route. Set --jwt-secret (PRESENCE_JWT_SECRET), or bind a loopback \
          address such as 127.0.0.1:8080 for development mode"
     )]
     PublicBindWithoutSecret(SocketAddr),
-    #[error("--dev-tokens hands out tokens to anyone: only on a loopback bind, not {0}")]
+    #[error("--dev and --dev-tokens hand out tokens to anyone: only on a loopback bind, not {0}")]
     PublicDevTokens(SocketAddr),
     #[error("--jwt-secret must be at least 32 bytes (got {0})")]
     ShortSecret(usize),
+    #[error("--max-request-head-bytes must be at least 8192 (got {0})")]
+    SmallRequestHead(usize),
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
     #[error("--lease-renew-ms ({renew}) must be shorter than --lease-ttl-ms ({ttl})")]
@@ -201,13 +250,14 @@ impl Config {
     /// Checks the settings against the address actually bound.
     pub fn check(&self, bound: SocketAddr) -> Result<(), ConfigError> {
         match &self.jwt_secret {
+            None if !self.dev => return Err(ConfigError::NoSecret),
             None if !bound.ip().is_loopback() => {
                 return Err(ConfigError::PublicBindWithoutSecret(bound))
             }
             Some(s) if s.len() < 32 => return Err(ConfigError::ShortSecret(s.len())),
             _ => {}
         }
-        if self.dev_tokens && !bound.ip().is_loopback() {
+        if (self.dev || self.dev_tokens) && !bound.ip().is_loopback() {
             return Err(ConfigError::PublicDevTokens(bound));
         }
         for (name, value) in [
@@ -222,10 +272,23 @@ impl Config {
             ("--outbound-queue-bytes", self.outbound_queue_bytes as u64),
             ("--node-outbound-bytes", self.node_outbound_bytes as u64),
             ("--max-frame-bytes", self.max_frame_bytes as u64),
+            ("--header-read-timeout-ms", self.header_read_timeout_ms),
+            ("--max-connections", self.max_connections as u64),
+            (
+                "--max-pre-hello-connections",
+                self.max_pre_hello_connections as u64,
+            ),
+            (
+                "--max-pre-hello-connections-per-ip",
+                self.max_pre_hello_connections_per_ip as u64,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero(name));
             }
+        }
+        if self.max_request_head_bytes < 8192 {
+            return Err(ConfigError::SmallRequestHead(self.max_request_head_bytes));
         }
         if self.lease_renew_ms == 0 || self.lease_renew_ms >= self.lease_ttl_ms {
             return Err(ConfigError::LeaseRenewal {
@@ -258,8 +321,25 @@ mod tests {
     }
 
     #[test]
+    fn no_secret_needs_dev() {
+        let loopback: SocketAddr = "127.0.0.1:8080".parse().unwrap_or_else(|_| unreachable!());
+        assert!(matches!(
+            Config::default().check(loopback),
+            Err(ConfigError::NoSecret)
+        ));
+        let dev = Config {
+            dev: true,
+            ..Config::default()
+        };
+        assert!(dev.check(loopback).is_ok());
+    }
+
+    #[test]
     fn public_bind_needs_a_secret() {
-        let c = Config::default();
+        let c = Config {
+            dev: true,
+            ..Config::default()
+        };
         let public: SocketAddr = "0.0.0.0:8080".parse().unwrap_or_else(|_| unreachable!());
         assert!(matches!(
             c.check(public),

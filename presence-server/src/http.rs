@@ -16,6 +16,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::accept::Ticket;
 use crate::auth::Claims;
 use crate::clock::now_ms;
 use crate::service::Service;
@@ -40,7 +41,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(render_metrics));
-    if state.service.dev_mode || state.service.config.dev_tokens {
+    let config = &state.service.config;
+    if state.service.dev_mode || config.dev || config.dev_tokens {
         router = router.route("/dev/token", post(dev_token));
     }
     if let Some(dir) = &state.service.config.static_dir {
@@ -54,6 +56,7 @@ async fn ws(State(state): State<AppState>, mut request: Request) -> Response {
         Ok(accepted) => accepted,
         Err(refusal) => return refusal,
     };
+    let ticket = request.extensions_mut().remove::<Arc<Ticket>>();
     drop(request);
     let AppState {
         service,
@@ -70,7 +73,14 @@ async fn ws(State(state): State<AppState>, mut request: Request) -> Response {
                 return;
             }
         };
-        session::serve(live).await;
+        session::serve(live, || {
+            if let Some(ticket) = &ticket {
+                ticket.hello_done();
+            }
+        })
+        .await;
+        // The connection counts as open until its session ends.
+        drop(ticket);
     });
     response
 }
@@ -113,7 +123,33 @@ struct DevTokenRequest {
     ttl_s: Option<u64>,
 }
 
-async fn dev_token(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+/// Whether a request came through a proxy that says so (`Forwarded`, `X-Forwarded-*`).
+/// Development mode binds loopback only, but a same-host reverse proxy to 127.0.0.1 would
+/// hand its tokens to anyone who can reach the proxy.
+fn forwarded(headers: &axum::http::HeaderMap) -> bool {
+    headers.keys().any(|name| {
+        let name = name.as_str(); // lower case
+        name == "forwarded" || name.starts_with("x-forwarded-")
+    })
+}
+
+async fn dev_token(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if forwarded(&headers) {
+        crate::metrics::dev_token_forwarded();
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({
+                "error": "POST /dev/token does not answer requests that came through a proxy \
+                          (Forwarded or X-Forwarded-* header): development tokens are for \
+                          local use only"
+            })),
+        )
+            .into_response();
+    }
     let bad = |message: String| {
         (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response()
     };

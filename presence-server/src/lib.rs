@@ -4,6 +4,9 @@
 //! # Layout
 //!
 //! - [`config`]: every setting, as a flag and a `PRESENCE_*` environment variable.
+//! - `accept.rs`: before the upgrade: the accept loop, which backs off when out of
+//!   files, the header-read timeout, and the caps on open connections and on those
+//!   that have not finished `hello` (answered 503).
 //! - [`http`]: the routes: `GET /v1/ws`, `/healthz`, `/readyz`, `/metrics`, and
 //!   `POST /dev/token` in development mode. [`app`] builds the router.
 //! - [`session`]: one task per WebSocket: `hello`, frame validation, rate limits,
@@ -67,6 +70,7 @@
 // renders those links.
 #![allow(rustdoc::private_intra_doc_links)]
 
+mod accept;
 pub mod auth;
 pub mod broker;
 pub mod clock;
@@ -90,7 +94,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -128,7 +131,7 @@ pub enum StartError {
 }
 
 /// Builds the service for `config` on an address that is already bound. In development
-/// mode (no secret) the secret is random and logged as a warning.
+/// mode (`--dev` and no secret) the secret is random and logged as a warning.
 pub async fn build(
     config: Config,
     bound: std::net::SocketAddr,
@@ -232,7 +235,7 @@ pub async fn run_with_clock(
     let service = build_with_clock(config, bound, clock).await?;
     if service.dev_mode {
         tracing::warn!(
-            "DEVELOPMENT MODE: no --jwt-secret (PRESENCE_JWT_SECRET) is set, so tokens are \
+            "DEVELOPMENT MODE (--dev): no --jwt-secret (PRESENCE_JWT_SECRET) is set, so tokens are \
              signed with a random secret and anyone who can reach http://{bound} can get one \
              from POST /dev/token. Set a secret for anything but local development."
         );
@@ -252,26 +255,28 @@ pub async fn run_with_clock(
 
     let serve_stop = stop.clone();
     let hub = service.hub.clone();
-    // Frames go out as soon as they are written: without TCP_NODELAY, a frame that
-    // follows another before the client's (delayed) ACK would wait for it, up to 40 ms.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
+    let on_shutdown = tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = serve_stop.cancelled() => {}
         }
+        tracing::info!("shutting down: closing sessions with 1012");
+        // First the token (sessions in their handshake, and those registering
+        // now, check it), then every registered session.
+        serve_stop.cancel();
+        hub.stop_all();
     });
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                () = shutdown => {}
-                () = serve_stop.cancelled() => {}
-            }
-            tracing::info!("shutting down: closing sessions with 1012");
-            // First the token (sessions in their handshake, and those registering
-            // now, check it), then every registered session.
-            serve_stop.cancel();
-            hub.stop_all();
-        })
-        .await?;
+    let config = &service.config;
+    let admission = accept::Admission::new(accept::Limits {
+        max_connections: config.max_connections,
+        max_pre_hello: config.max_pre_hello_connections,
+        max_pre_hello_per_ip: config.max_pre_hello_connections_per_ip,
+        header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
+        max_request_head_bytes: config.max_request_head_bytes,
+    });
+    let drain = Duration::from_millis(config.shutdown_timeout_ms);
+    accept::serve(listener, app(state), admission, stop.clone(), drain).await;
+    on_shutdown.abort();
     stop.cancel();
     service.hub.stop_all();
     sessions.close();

@@ -27,6 +27,12 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     // Refuse a bad configuration before binding anything.
     config.check(config.bind)?;
+    // Every connection is a file: the soft limit (often 1,024) would lock clients out
+    // long before memory does, so it goes up to the hard limit.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-files limit (RLIMIT_NOFILE)"),
+        Err(e) => tracing::warn!("cannot raise the open-files limit (RLIMIT_NOFILE): {e}"),
+    }
     let listener = listen(config.bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
     presence_server::run(listener, config, presence_server::shutdown_signal()).await

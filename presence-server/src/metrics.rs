@@ -112,3 +112,20 @@ pub(crate) fn pre_hello_frames_exceeded() {
 pub(crate) fn typing_dropped() {
     counter!("presence_typing_dropped_total").increment(1);
 }
+
+/// `POST /dev/token` refused a request that came through a proxy.
+pub(crate) fn dev_token_forwarded() {
+    counter!("presence_dev_token_forwarded_total").increment(1);
+}
+
+/// A connection was refused before the upgrade, for `reason`: `max_connections`,
+/// `max_pre_hello` or `max_pre_hello_per_ip` (503), `max_request_head_bytes` (431).
+pub(crate) fn connection_refused(reason: &'static str) {
+    counter!("presence_connections_refused_total", "reason" => reason).increment(1);
+}
+
+/// Accepting failed for want of files or memory (EMFILE, ENFILE, …): one per backoff,
+/// not per failed attempt.
+pub(crate) fn accept_backoff() {
+    counter!("presence_accept_backoffs_total").increment(1);
+}

@@ -80,11 +80,15 @@ impl Live {
     }
 }
 
-/// Serves one upgraded socket until it ends.
-pub(crate) async fn serve(mut live: Box<Live>) {
+/// Serves one upgraded socket until it ends; `on_hello` runs once its `welcome` is
+/// queued.
+pub(crate) async fn serve(mut live: Box<Live>, on_hello: impl FnOnce()) {
     metrics::connection_opened();
     let mut ctx = match Box::pin(handshake(&mut live)).await {
-        Ok(ctx) => ctx,
+        Ok(ctx) => {
+            on_hello();
+            ctx
+        }
         Err(end) => {
             Box::pin(close(live, end)).await;
             metrics::connection_closed();

@@ -1,10 +1,12 @@
-//! The built binary, as a newcomer runs it: development mode with no setup, the
-//! refusal of a public bind without a secret, and SIGTERM closing sockets with 1012.
+//! The built binary, as a newcomer runs it: development mode with `--dev`, the refusal
+//! to start without a secret or `--dev`, the refusal of a public bind without a secret,
+//! and SIGTERM closing sockets with 1012.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -27,11 +29,11 @@ impl Drop for Server {
     }
 }
 
-/// Starts the binary on a free loopback port with no secret and waits for its
+/// Starts the binary on a free loopback port with `--dev` and no secret and waits for its
 /// "listening" log line, which names the bound address.
 fn start_dev_server() -> Server {
     let mut child = Command::new(BIN)
-        .args(["--bind", "127.0.0.1:0"])
+        .args(["--bind", "127.0.0.1:0", "--dev"])
         .env_remove("PRESENCE_JWT_SECRET")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -142,7 +144,7 @@ async fn dev_mode_binary_serves_tokens_and_closes_sockets_with_1012_on_sigterm()
 #[test]
 fn public_bind_without_secret_is_refused_with_a_clear_message() {
     let out = Command::new(BIN)
-        .args(["--bind", "0.0.0.0:0"])
+        .args(["--bind", "0.0.0.0:0", "--dev"])
         .env_remove("PRESENCE_JWT_SECRET")
         .output()
         .unwrap();
@@ -150,4 +152,141 @@ fn public_bind_without_secret_is_refused_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("without a JWT secret"), "{stderr}");
     assert!(stderr.contains("PRESENCE_JWT_SECRET"), "{stderr}");
+}
+
+#[test]
+fn without_a_secret_or_dev_the_binary_refuses_to_start_with_a_clear_message() {
+    let mut child = Command::new(BIN)
+        .args(["--bind", "127.0.0.1:0"])
+        .env_remove("PRESENCE_JWT_SECRET")
+        .env_remove("PRESENCE_DEV")
+        .env_remove("PRESENCE_DEV_TOKENS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that starts anyway must not hang the test: it gets 10 s to exit.
+    let mut status = None;
+    for _ in 0..100 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let status = status.unwrap_or_else(|| panic!("it started and kept running: {stderr}"));
+    assert!(!status.success(), "it started: {stderr}");
+    assert!(stderr.contains("no JWT secret"), "{stderr}");
+    assert!(stderr.contains("PRESENCE_JWT_SECRET"), "{stderr}");
+    assert!(stderr.contains("--dev"), "{stderr}");
+    assert!(!stderr.contains("listening"), "{stderr}");
+}
+
+/// Starts the binary under `prlimit --nofile=SOFT:HARD` in development mode, with
+/// `args`; every stderr line goes to the returned log. Returns once it listens.
+fn start_limited(nofile: &str, args: &[&str]) -> (Server, Arc<Mutex<Vec<String>>>) {
+    let mut child = Command::new("prlimit")
+        .arg(format!("--nofile={nofile}"))
+        .arg("--")
+        .arg(BIN)
+        .args(["--bind", "127.0.0.1:0", "--dev"])
+        .args(args)
+        .env_remove("PRESENCE_JWT_SECRET")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("prlimit (util-linux)");
+    let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let lines = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("bound=").nth(1) {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            lines.lock().unwrap().push(line);
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("no listening line: {:?}", log.lock().unwrap()));
+    let server = Server {
+        child,
+        addr: addr.parse().unwrap(),
+    };
+    (server, log)
+}
+
+fn lines_with(log: &Mutex<Vec<String>>, needle: &str) -> Vec<String> {
+    let log = log.lock().unwrap();
+    log.iter().filter(|l| l.contains(needle)).cloned().collect()
+}
+
+#[tokio::test]
+async fn out_of_files_the_accept_loop_backs_off_quietly_and_recovers() {
+    // Soft 32, hard 64: the server raises its limit to 64 and says so.
+    let (server, log) = start_limited("32:64", &["--header-read-timeout-ms", "60000"]);
+    let limit = lines_with(&log, "open-files limit");
+    assert!(
+        limit.iter().any(|l| l.contains("limit=64")),
+        "the raised limit is logged: {:?}",
+        log.lock().unwrap()
+    );
+    // 100 idle connections: the server runs out of files long before.
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        idle.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    // While no file is free, accepting fails again and again: one line says so, not
+    // one per attempt.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let complaints = lines_with(&log, "open files");
+    assert_eq!(
+        complaints.len(),
+        1,
+        "one log line per backoff: {:?}",
+        log.lock().unwrap()
+    );
+    // The idle connections go; a new client gets in.
+    drop(idle);
+    let status = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let attempt = async {
+                let mut s = tokio::net::TcpStream::connect(server.addr).await.ok()?;
+                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .await
+                    .ok()?;
+                let mut out = String::new();
+                s.read_to_string(&mut out).await.ok()?;
+                out.split_whitespace().nth(1)?.parse::<u16>().ok()
+            };
+            if let Ok(Some(status)) = tokio::time::timeout(Duration::from_secs(2), attempt).await {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("a new client gets in once the idle connections are gone");
+    assert_eq!(status, 200);
+    assert_eq!(
+        lines_with(&log, "open files").len(),
+        1,
+        "{:?}",
+        log.lock().unwrap()
+    );
 }

@@ -40,7 +40,7 @@ describe("packaging: the tarball in a fresh Vite + React app", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "presence-pack-"));
-    server = await startServer(["--coalesce-ms", "10"]); // static dir comes later
+    server = await startServer(["--dev", "--coalesce-ms", "10"]); // static dir comes later
     browser = await launchBrowser();
   });
 

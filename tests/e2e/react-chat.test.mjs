@@ -34,6 +34,7 @@ describe("React example, one server", () => {
 
   before(async () => {
     server = await startServer([
+      "--dev",
       "--grace-ms", String(GRACE_MS),
       "--typing-ttl-ms", "4000",
       "--coalesce-ms", "10",

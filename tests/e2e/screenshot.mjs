@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { expectStatus, launchBrowser, openUser, reactChatDist, root, startServer } from "./lib/harness.mjs";
 
 const out = process.argv[2] ?? join(root, "docs/react-chat.png");
-const server = await startServer(["--grace-ms", "500", "--coalesce-ms", "10", "--static-dir", reactChatDist]);
+const server = await startServer(["--dev", "--grace-ms", "500", "--coalesce-ms", "10", "--static-dir", reactChatDist]);
 const browser = await launchBrowser();
 try {
   const dan = await openUser(browser, server.url, "Dan Okafor");

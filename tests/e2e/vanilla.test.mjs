@@ -12,7 +12,7 @@ describe("vanilla example (web target, no bundler)", () => {
   const pages = [];
 
   before(async () => {
-    server = await startServer(["--coalesce-ms", "10", "--static-dir", join(root, "examples/vanilla")]);
+    server = await startServer(["--dev", "--coalesce-ms", "10", "--static-dir", join(root, "examples/vanilla")]);
     browser = await launchBrowser();
   });
 

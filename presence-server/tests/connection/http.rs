@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// Development mode: no secret, `--dev`.
+fn dev_mode(c: &mut Config) {
+    c.jwt_secret = None;
+    c.dev = true;
+}
+
 #[tokio::test]
 async fn health_and_readiness_answer_200() {
     let server = TestServer::start().await;
@@ -39,7 +45,7 @@ async fn metrics_show_connections_and_inbound_frames() {
 
 #[tokio::test]
 async fn development_mode_mints_tokens_that_work_for_hello() {
-    let server = TestServer::with(|c| c.jwt_secret = None).await;
+    let server = TestServer::with(dev_mode).await;
     let (status, body) = http_post_json(
         server.addr,
         "/dev/token",
@@ -60,7 +66,7 @@ async fn development_mode_mints_tokens_that_work_for_hello() {
 
 #[tokio::test]
 async fn development_token_is_not_accepted_by_a_server_with_a_secret() {
-    let dev = TestServer::with(|c| c.jwt_secret = None).await;
+    let dev = TestServer::with(dev_mode).await;
     let (status, body) = http_post_json(dev.addr, "/dev/token", &json!({"user": "alice"})).await;
     assert_eq!(status, 200, "{body}");
     let answer: Value = serde_json::from_str(&body).unwrap();
@@ -83,7 +89,7 @@ async fn token_route_does_not_exist_when_a_secret_is_set() {
 
 #[tokio::test]
 async fn token_route_refuses_bad_bodies_with_a_json_error() {
-    let server = TestServer::with(|c| c.jwt_secret = None).await;
+    let server = TestServer::with(dev_mode).await;
     let check = |status: u16, body: &str| {
         assert_eq!(status, 400, "{body}");
         let answer: Value = serde_json::from_str(body)
@@ -111,9 +117,79 @@ async fn token_route_refuses_bad_bodies_with_a_json_error() {
 }
 
 #[tokio::test]
+async fn without_a_secret_the_server_needs_dev_to_start() {
+    let no_secret = Config {
+        jwt_secret: None,
+        ..common::test_config()
+    };
+    let result = presence_server::build(no_secret, "127.0.0.1:8080".parse().unwrap()).await;
+    assert!(
+        matches!(result, Err(StartError::Config(ConfigError::NoSecret))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn token_route_refuses_requests_that_came_through_a_proxy() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::with(dev_mode).await;
+    let body = r#"{"user":"alice"}"#;
+    for header in [
+        "Forwarded: for=192.0.2.60;proto=https",
+        "X-Forwarded-For: 192.0.2.60",
+        "X-Forwarded-Host: example.com",
+        "X-Forwarded-Proto: https",
+        "x-forwarded-port: 443",
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let request = format!(
+            "POST /dev/token HTTP/1.1\r\nHost: {}\r\n{header}\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            server.addr,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        tokio::time::timeout(common::WAIT, stream.read_to_string(&mut raw))
+            .await
+            .unwrap()
+            .unwrap();
+        let status = raw.split_whitespace().nth(1).unwrap_or_default();
+        assert_eq!(status, "403", "{header}: {raw}");
+        let json = raw.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let answer: Value = serde_json::from_str(json)
+            .unwrap_or_else(|e| panic!("{header}: the refusal is not JSON ({e}): {raw}"));
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("proxy"),
+            "{header}: {raw}"
+        );
+        assert!(!raw.contains("\"token\""), "{header}: {raw}");
+    }
+    // The same request without the header gets its token.
+    let (status, answer) =
+        http_post_json(server.addr, "/dev/token", &json!({"user": "alice"})).await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, metrics) = http_get(server.addr, "/metrics").await;
+    let refused = metrics
+        .lines()
+        .find(|l| l.starts_with("presence_dev_token_forwarded_total "))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(
+        refused >= 5.0,
+        "presence_dev_token_forwarded_total {refused}"
+    );
+}
+
+#[tokio::test]
 async fn development_mode_refuses_to_listen_on_a_public_address() {
     let dev = || Config {
         jwt_secret: None,
+        dev: true,
         ..common::test_config()
     };
     for public in ["0.0.0.0:8080", "[::]:8080", "192.0.2.1:8080"] {

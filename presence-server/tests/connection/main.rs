@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admission;
 mod budgets;
 mod frames;
 mod hello;
