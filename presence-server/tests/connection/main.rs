@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod closing;
 mod frames;
 mod hello;
 mod http;
