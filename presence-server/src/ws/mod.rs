@@ -19,6 +19,8 @@
 //! session takes from `presence_protocol::CloseCode`.
 
 mod codec;
+#[cfg(test)]
+mod differential;
 mod handshake;
 
 use std::future::poll_fn;
