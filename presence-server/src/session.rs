@@ -227,10 +227,10 @@ async fn close(live: Box<Live>, end: End) {
                         Poll::Pending => break,
                     }
                 }
-                if drain && sent {
-                    // Our close frame is out: end our side, so that the client sees the
-                    // end after it, and drop what it still sends until it ends too.
-                    if !shut && conn.poll_shutdown(cx).is_ready() {
+                if drain && !read {
+                    // Once our close frame is out, end our side, so that the client sees
+                    // the end after it; drop what it still sends until it ends too.
+                    if sent && !shut && conn.poll_shutdown(cx).is_ready() {
                         shut = true;
                     }
                     if let Poll::Ready(ended) = conn.poll_drain(cx, &mut budget) {

@@ -434,6 +434,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn fragmented_text_fails_at_the_fragment_with_bad_utf8() {
+        // A character cut between two fragments is fine.
+        let mut bytes = client_frame(0x01, &"wö".as_bytes()[..2]);
+        bytes.extend(client_frame(0x80, &"wö".as_bytes()[2..]));
+        assert_eq!(
+            read_all(bytes, 1000).await[0],
+            Ok(Incoming::Text("wö".into()))
+        );
+        // A bad byte fails the message at once: the rest never comes.
+        let bytes = client_frame(0x01, b"ok\xff");
+        assert_eq!(read_all(bytes, 1000).await, vec![Err(ReadError::NotUtf8)]);
+        // A character still cut when the message ends is bad too.
+        let mut bytes = client_frame(0x01, b"a");
+        bytes.extend(client_frame(0x80, &[0xe2, 0x82]));
+        assert_eq!(read_all(bytes, 1000).await, vec![Err(ReadError::NotUtf8)]);
+    }
+
+    #[tokio::test]
     async fn a_frame_split_across_reads_is_reassembled() {
         let frame = client_frame(0x81, b"split me");
         let (a, b) = frame.split_at(5);
