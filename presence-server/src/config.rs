@@ -210,6 +210,14 @@ pub struct Config {
     /// How long shutdown waits for sockets to close (ms).
     #[arg(long, env = "PRESENCE_SHUTDOWN_TIMEOUT_MS", default_value_t = 5_000)]
     pub shutdown_timeout_ms: u64,
+
+    /// After a read error (a frame over the limit, a protocol violation), what the
+    /// server reads and drops while its close frame goes out, waiting for the client
+    /// to end its side (bytes). Past it, the socket is dropped, which the kernel
+    /// answers with a reset that can destroy the close frame. The time it may take is
+    /// bounded by `--write-timeout-ms` (at least 2 s).
+    #[arg(long, env = "PRESENCE_CLOSE_DRAIN_BYTES", default_value_t = 8 << 20)]
+    pub close_drain_bytes: usize,
 }
 
 impl Default for Config {

@@ -60,6 +60,18 @@ pub(crate) fn closed_with(code: u16) {
     counter!("presence_closes_total", "code" => code.to_string()).increment(1);
 }
 
+/// A closing handshake gave up draining the client's bytes: over
+/// `--close-drain-bytes` (`reason="bytes"`) or out of time (`reason="time"`).
+pub(crate) fn close_drain_cut(reason: &'static str) {
+    counter!("presence_close_drain_cut_total", "reason" => reason).increment(1);
+}
+
+/// An HTTP request to the WebSocket route refused before the upgrade, e.g. for a
+/// `Sec-WebSocket-Key` that is not the base64 of 16 bytes (`reason="bad_key"`).
+pub(crate) fn upgrade_refused(reason: &'static str) {
+    counter!("presence_upgrades_refused_total", "reason" => reason).increment(1);
+}
+
 pub(crate) fn slow_client_killed() {
     counter!("presence_slow_clients_killed_total").increment(1);
 }

@@ -218,11 +218,18 @@ async fn close(live: Box<Live>, end: End) {
         // The closing handshake: write what is queued and the close frame, and read
         // (and drop) until the client's close, so the socket is not torn down with
         // unread bytes in it — the kernel would then reset the connection, and the
-        // client could lose our close frame.
+        // client could lose our close frame. After a read error the frames cannot be
+        // decoded any more (a frame over the limit is refused from its header, and
+        // its payload is still coming): then the bytes are drained, bounded by
+        // `--close-drain-bytes`, until the client ends its side, which it does once
+        // it has our close frame (and the FIN that follows it).
         let write_timeout = Duration::from_millis(service.config.write_timeout_ms);
         let mut sent = false;
         let mut read = !read_to_close;
-        let _ = tokio::time::timeout(
+        let mut drain = false;
+        let mut shut = false;
+        let mut budget = service.config.close_drain_bytes;
+        let done = tokio::time::timeout(
             write_timeout.max(Duration::from_secs(2)),
             poll_fn(|cx| {
                 if !sent {
@@ -233,11 +240,25 @@ async fn close(live: Box<Live>, end: End) {
                         Poll::Pending => {}
                     }
                 }
-                while !read {
+                while !read && !drain {
                     match conn.poll_next(cx) {
-                        Poll::Ready(Ok(Incoming::Close(_)) | Err(_)) => read = true,
+                        Poll::Ready(Ok(Incoming::Close(_)) | Err(ReadError::Lost)) => read = true,
+                        Poll::Ready(Err(_)) => drain = true,
                         Poll::Ready(Ok(_)) => {}
                         Poll::Pending => break,
+                    }
+                }
+                if drain && !read {
+                    // Once our close frame is out, end our side, so that the client sees
+                    // the end after it; drop what it still sends until it ends too.
+                    if sent && !shut && conn.poll_shutdown(cx).is_ready() {
+                        shut = true;
+                    }
+                    if let Poll::Ready(ended) = conn.poll_drain(cx, &mut budget) {
+                        if !ended {
+                            metrics::close_drain_cut("bytes");
+                        }
+                        read = true;
                     }
                 }
                 if sent && read {
@@ -248,6 +269,12 @@ async fn close(live: Box<Live>, end: End) {
             }),
         )
         .await;
+        if done.is_err() && drain {
+            metrics::close_drain_cut("time");
+        }
+        if shut {
+            return;
+        }
     }
     let _ =
         tokio::time::timeout(Duration::from_secs(1), poll_fn(|cx| conn.poll_shutdown(cx))).await;

@@ -84,10 +84,32 @@ pub enum ReadError {
 pub(super) struct Decoder {
     /// Bytes of a frame not complete yet (usually none).
     pub(super) buf: Vec<u8>,
-    /// The message being assembled from fragments (rare): whether it is text, and its
-    /// data.
-    fragments: Option<Box<(bool, Vec<u8>)>>,
+    /// The message being assembled from fragments (rare).
+    fragments: Option<Box<Fragments>>,
     max_message: usize,
+}
+
+/// A fragmented message so far.
+#[derive(Debug, Default)]
+struct Fragments {
+    text: bool,
+    data: Vec<u8>,
+    /// How much of `data` is checked UTF-8 (text only): bad UTF-8 fails the message at
+    /// the fragment that holds it, as RFC 6455 (section 8.1) asks, not at its end.
+    valid: usize,
+}
+
+impl Fragments {
+    /// Checks the UTF-8 of what came since the last check; a character cut at the end
+    /// waits for the next fragment.
+    fn check_utf8(&mut self) -> Result<(), ReadError> {
+        match std::str::from_utf8(&self.data[self.valid..]) {
+            Ok(_) => self.valid = self.data.len(),
+            Err(e) if e.error_len().is_none() => self.valid += e.valid_up_to(),
+            Err(_) => return Err(ReadError::NotUtf8),
+        }
+        Ok(())
+    }
 }
 
 impl Decoder {
@@ -111,35 +133,27 @@ impl Decoder {
                 return Ok(None);
             };
             match opcode {
-                0x0 => {
-                    let Some(fragments) = self.fragments.as_mut() else {
-                        return Err(ReadError::Protocol("continuation without a message"));
-                    };
-                    fragments.1.extend_from_slice(&payload);
+                0x1 | 0x2 if fin => return message(opcode == 0x1, payload).map(Some),
+                0x0..=0x2 => {
+                    // `take_frame` checked that a continuation continues a message,
+                    // and that a new message does not begin inside one.
+                    let fragments = self.fragments.get_or_insert_with(|| {
+                        Box::new(Fragments {
+                            text: opcode == 0x1,
+                            ..Fragments::default()
+                        })
+                    });
+                    fragments.data.extend_from_slice(&payload);
+                    if fragments.text {
+                        fragments.check_utf8()?;
+                    }
                     if fin {
-                        let (text, data) = *self.fragments.take().unwrap_or_default();
+                        let Fragments { text, data, .. } =
+                            *self.fragments.take().unwrap_or_default();
                         return message(text, data).map(Some);
                     }
                 }
-                0x1 | 0x2 => {
-                    if self.fragments.is_some() {
-                        return Err(ReadError::Protocol("new message inside a fragmented one"));
-                    }
-                    let text = opcode == 0x1;
-                    if fin {
-                        return message(text, payload).map(Some);
-                    }
-                    self.fragments = Some(Box::new((text, payload)));
-                }
-                0x8 => {
-                    return match payload.len() {
-                        0 => Ok(Some(Incoming::Close(None))),
-                        1 => Err(ReadError::Protocol("close frame with a one-byte payload")),
-                        _ => Ok(Some(Incoming::Close(Some(u16::from_be_bytes([
-                            payload[0], payload[1],
-                        ]))))),
-                    };
-                }
+                0x8 => return close_frame(&payload).map(Some),
                 0x9 => return Ok(Some(Incoming::Ping(Bytes::from(payload)))),
                 0xA => return Ok(Some(Incoming::Pong)),
                 _ => return Err(ReadError::Protocol("unknown opcode")),
@@ -162,6 +176,14 @@ impl Decoder {
         if b1 & 0x80 == 0 {
             return Err(ReadError::Protocol("client frames must be masked"));
         }
+        match (opcode, self.fragments.is_some()) {
+            (0x0, false) => return Err(ReadError::Protocol("continuation without a message")),
+            (0x1 | 0x2, true) => {
+                return Err(ReadError::Protocol("new message inside a fragmented one"))
+            }
+            (0x0..=0x2 | 0x8..=0xA, _) => {}
+            _ => return Err(ReadError::Protocol("unknown opcode")),
+        }
         let (len, at) = match b1 & 0x7F {
             126 if buf.len() >= 4 => (u64::from(u16::from_be_bytes([buf[2], buf[3]])), 4),
             127 if buf.len() >= 10 => {
@@ -181,7 +203,7 @@ impl Decoder {
             }
         } else {
             // Refused from its header, before any of it is buffered.
-            let so_far = self.fragments.as_ref().map_or(0, |f| f.1.len() as u64);
+            let so_far = self.fragments.as_ref().map_or(0, |f| f.data.len() as u64);
             if so_far.saturating_add(len) > self.max_message as u64 {
                 return Err(ReadError::TooBig);
             }
@@ -204,6 +226,31 @@ impl Decoder {
         }
         Ok(Some((opcode, fin, payload)))
     }
+}
+
+/// A client's close frame (RFC 6455, sections 5.5.1 and 7.4): no payload, or a code
+/// that may be sent on the wire and a UTF-8 reason.
+fn close_frame(payload: &[u8]) -> Result<Incoming, ReadError> {
+    let (code, reason) = match payload {
+        [] => return Ok(Incoming::Close(None)),
+        [_] => return Err(ReadError::Protocol("close frame with a one-byte payload")),
+        [a, b, reason @ ..] => (u16::from_be_bytes([*a, *b]), reason),
+    };
+    if std::str::from_utf8(reason).is_err() {
+        return Err(ReadError::NotUtf8);
+    }
+    if !close_code_allowed(code) {
+        return Err(ReadError::Protocol("invalid close code"));
+    }
+    Ok(Incoming::Close(Some(code)))
+}
+
+/// Whether a peer may send this close code (RFC 6455, section 7.4, and the IANA
+/// registry it set up): 1000–1003 and 1007–1014 are defined, 3000–4999 are for
+/// libraries and applications. 1004 is reserved; 1005, 1006 and 1015 must never be
+/// sent on the wire; the rest of 0–2999 is unassigned and 5000 and up is undefined.
+pub(super) fn close_code_allowed(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 fn message(text: bool, data: Vec<u8>) -> Result<Incoming, ReadError> {
@@ -346,6 +393,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn close_codes_follow_rfc_6455_section_7_4() {
+        for code in (0..=5100).chain(65500..=u16::MAX) {
+            let got = read_all(client_frame(0x88, &code.to_be_bytes()), 1024).await;
+            if close_code_allowed(code) {
+                assert_eq!(got[0], Ok(Incoming::Close(Some(code))), "{code}");
+            } else {
+                assert!(
+                    matches!(got[0], Err(ReadError::Protocol(_))),
+                    "{code}: {got:?}"
+                );
+            }
+        }
+        let mut bad_reason = 1000u16.to_be_bytes().to_vec();
+        bad_reason.extend_from_slice(&[b'o', b'k', 0xC3, 0x28]);
+        let got = read_all(client_frame(0x88, &bad_reason), 1024).await;
+        assert_eq!(got, vec![Err(ReadError::NotUtf8)]);
+        let mut good_reason = 1000u16.to_be_bytes().to_vec();
+        good_reason.extend_from_slice("bye wörld".as_bytes());
+        let got = read_all(client_frame(0x88, &good_reason), 1024).await;
+        assert_eq!(got[0], Ok(Incoming::Close(Some(1000))));
+    }
+
+    #[tokio::test]
     async fn a_message_over_the_limit_is_refused_from_its_header() {
         // Only the header arrives: the refusal does not wait for the payload.
         let mut header = client_frame(0x81, &[b'a'; 2000]);
@@ -360,6 +430,24 @@ mod tests {
     #[tokio::test]
     async fn text_must_be_utf8() {
         let bytes = client_frame(0x81, &[0xff, 0xfe]);
+        assert_eq!(read_all(bytes, 1000).await, vec![Err(ReadError::NotUtf8)]);
+    }
+
+    #[tokio::test]
+    async fn fragmented_text_fails_at_the_fragment_with_bad_utf8() {
+        // A character cut between two fragments is fine.
+        let mut bytes = client_frame(0x01, &"wö".as_bytes()[..2]);
+        bytes.extend(client_frame(0x80, &"wö".as_bytes()[2..]));
+        assert_eq!(
+            read_all(bytes, 1000).await[0],
+            Ok(Incoming::Text("wö".into()))
+        );
+        // A bad byte fails the message at once: the rest never comes.
+        let bytes = client_frame(0x01, b"ok\xff");
+        assert_eq!(read_all(bytes, 1000).await, vec![Err(ReadError::NotUtf8)]);
+        // A character still cut when the message ends is bad too.
+        let mut bytes = client_frame(0x01, b"a");
+        bytes.extend(client_frame(0x80, &[0xe2, 0x82]));
         assert_eq!(read_all(bytes, 1000).await, vec![Err(ReadError::NotUtf8)]);
     }
 

@@ -54,6 +54,13 @@ pub fn accept(request: &mut Request<Body>) -> Result<(Response, OnUpgrade), Resp
             "`Sec-WebSocket-Key` header missing\n",
         ));
     };
+    if !is_valid_key(key.as_bytes()) {
+        crate::metrics::upgrade_refused("bad_key");
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "`Sec-WebSocket-Key` header is not the base64 of 16 bytes\n",
+        ));
+    }
     let accept = accept_key(key.as_bytes());
     let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
         return Err(refuse(
@@ -78,6 +85,15 @@ fn header_has_token(headers: &HeaderMap, name: &header::HeaderName, token: &str)
     })
 }
 
+/// Whether a `Sec-WebSocket-Key` is what RFC 6455 (section 4.1) asks of it: the
+/// base64 (with padding) of 16 bytes.
+fn is_valid_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .is_ok_and(|k| k.len() == 16)
+}
+
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455, section 4.2.2).
 fn accept_key(key: &[u8]) -> String {
     let mut sha1 = Sha1::new();
@@ -96,5 +112,22 @@ mod tests {
             accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
+    }
+
+    #[test]
+    fn a_key_must_be_the_base64_of_16_bytes() {
+        assert!(is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        for bad in [
+            &b"x"[..],
+            b"",
+            b"dGhlIHNhbXBsZSBub25jZQ",    // no padding
+            b"dGhlIHNhbXBsZSBub25jZQ==x", // too long
+            b"dGhlIHNhbXBsZSBub25jZR==",  // bits after the 16th byte
+            b"dGhlIHNhbXBsZSBub25jZSE=",  // 17 bytes
+            b"dGhlIHNhbXBsZSBub25j",      // 15 bytes
+            b"dGhlIHNhbXBsZSBub25jZQ?=",  // not base64
+        ] {
+            assert!(!is_valid_key(bad), "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

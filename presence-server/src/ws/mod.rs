@@ -19,6 +19,8 @@
 //! session takes from `presence_protocol::CloseCode`.
 
 mod codec;
+#[cfg(test)]
+mod differential;
 mod handshake;
 
 use std::future::poll_fn;
@@ -111,6 +113,28 @@ impl<S: AsyncRead + Unpin> Conn<S> {
     /// [`Conn::poll_next`] as a future.
     pub async fn next(&mut self) -> Result<Incoming, ReadError> {
         poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// Reads and drops what the client sends, without decoding it, until the client
+    /// ends its side of the connection (ready with `true`), its socket fails, or
+    /// `budget` bytes are used up (ready with `false`). Used after a read error,
+    /// when the close frame is sent: a socket dropped with unread bytes in it is reset
+    /// by the kernel, and the reset can destroy the close frame before the client
+    /// reads it.
+    pub fn poll_drain(&mut self, cx: &mut Context<'_>, budget: &mut usize) -> Poll<bool> {
+        self.decoder.buf = Vec::new();
+        loop {
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut read = ReadBuf::uninit(&mut chunk);
+            match ready!(Pin::new(&mut self.io).poll_read(cx, &mut read)) {
+                Ok(()) if read.filled().is_empty() => return Poll::Ready(true),
+                Ok(()) => match budget.checked_sub(read.filled().len()) {
+                    Some(left) => *budget = left,
+                    None => return Poll::Ready(false),
+                },
+                Err(_) => return Poll::Ready(true),
+            }
+        }
     }
 
     /// Reads what the socket has into the decoder, through a buffer on the stack.

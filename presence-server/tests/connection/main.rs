@@ -12,6 +12,7 @@ mod common;
 
 mod admission;
 mod budgets;
+mod closing;
 mod frames;
 mod hello;
 mod http;
