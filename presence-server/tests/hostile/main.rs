@@ -366,6 +366,5 @@ cases! {
     floods::many_bad_frame_floods_at_once => Got::error_then_close("bad_request", 4400),
     tokens::token_spray => Got::error_then_close("unauthorized", 4401),
     framing::many_oversized_frames_at_once => Got::Close(1009),
-    budgets::never_reading_rejoiners_of_a_big_room => Got::Close(1013),
     }
 }
