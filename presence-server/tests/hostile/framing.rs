@@ -1,8 +1,11 @@
 //! The WebSocket layer: frames that break RFC 6455 or the size limit, before and
 //! after `hello`. `docs/protocol.md`, "Close codes": 1002 for a protocol violation,
-//! 1007 for text that is not UTF-8, 1009 for a frame over the limit (8,192 bytes).
+//! 1007 for text that is not UTF-8, 1009 for a frame over the limit (8,192 bytes);
+//! "Transport": close frames with a code not allowed on the wire get 1002, with a
+//! reason that is not UTF-8 1007, and the close frame arrives after an error even
+//! while the client is still sending.
 
-use super::raw::{Raw, CONTINUATION, CONTINUATION_END, PING, TEXT, TEXT_START};
+use super::raw::{Raw, CLOSE, CONTINUATION, CONTINUATION_END, PING, TEXT, TEXT_START};
 use super::{Got, Target};
 
 /// The default `--max-frame-bytes`.
@@ -114,4 +117,52 @@ pub(crate) async fn many_oversized_frames_at_once(t: Target) -> Got {
         gots.push(a.await.unwrap());
     }
     Got::all_same(gots)
+}
+
+/// A frame really over the limit: 4 MiB sent in full, 20 connections at once. Each
+/// must get the 1009 close frame, not a reset: the server drains what is still
+/// coming. It used to reset 3 connections in 20.
+pub(crate) async fn frame_over_the_limit_sent_in_full(t: Target) -> Got {
+    let attacks = (0..20).map(|i| {
+        let t = t.clone();
+        tokio::spawn(async move {
+            let mut raw = Raw::hello(&t, &format!("mallory{i}")).await;
+            let payload = vec![b' '; 4 << 20];
+            if let Err(e) = raw.try_frame(TEXT, &payload).await {
+                return Got::Other(format!("sending the frame failed: {e}"));
+            }
+            raw.outcome().await
+        })
+    });
+    let mut gots = Vec::new();
+    for a in attacks.collect::<Vec<_>>() {
+        gots.push(a.await.unwrap());
+    }
+    Got::all_same(gots)
+}
+
+/// Close frames with codes RFC 6455 forbids on the wire (1005, 1006, 1015) or that
+/// are no valid code (999, 5000), one connection each: every one answered with 1002.
+/// They used to be echoed.
+pub(crate) async fn forbidden_close_codes(t: Target) -> Got {
+    let mut gots = Vec::new();
+    for code in [1005u16, 1006, 1015, 999, 5000] {
+        let mut raw = Raw::hello(&t, "mallory").await;
+        raw.frame(CLOSE, true, &code.to_be_bytes()).await;
+        gots.push(match raw.outcome().await {
+            Got::Close(1002) => Got::Close(1002),
+            other => Got::Other(format!("close {code} got {other:?}")),
+        });
+    }
+    Got::all_same(gots)
+}
+
+/// A close frame with a good code and a reason that is not UTF-8: answered with 1007.
+/// It used to be accepted.
+pub(crate) async fn close_reason_not_utf8(t: Target) -> Got {
+    let mut raw = Raw::hello(&t, "mallory").await;
+    let mut payload = 1000u16.to_be_bytes().to_vec();
+    payload.extend_from_slice(&[b'b', b'y', 0xC3, 0x28]);
+    raw.frame(CLOSE, true, &payload).await;
+    raw.outcome().await
 }

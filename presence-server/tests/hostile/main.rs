@@ -1,7 +1,8 @@
 //! The hostile-client suite: attacks on the built binary over real sockets.
 //!
 //! Every case starts the binary (`CARGO_BIN_EXE_presence-server`) with default
-//! settings plus a secret, runs one attack against it, and then checks the four
+//! settings plus a secret (and the few flags its table line names, if any), runs one
+//! attack against it, and then checks the four
 //! things a server under attack owes everyone else ([`run_case`]):
 //!
 //! 1. the process is still alive;
@@ -20,14 +21,17 @@
 //! # Cases
 //!
 //! The [`cases!`] table below is the whole list: a line per case names the attack
-//! (an `async fn(Target) -> Got` in a theme file) and what it must get. Lines in
+//! (an `async fn(Target) -> Got` in a theme file), optionally the flags the binary
+//! gets for it in brackets (`module::attack ["--flag", "value"] => …`), and what it
+//! must get. Lines in
 //! `heavy { … }` run only with `PRESENCE_HOSTILE_HEAVY=1`; the others, a representative
 //! set, run by default and take a few seconds each (the longest is the 10 s hello
 //! timeout).
 //!
 //! To add a case: write the attack in the fitting theme file ([`framing`] for the
 //! WebSocket layer, [`tokens`] for tokens and patterns, [`floods`] for rates and
-//! timeouts), using [`raw::Raw`] for bytes no WebSocket library would send or
+//! timeouts, [`admission`] for what comes before `hello`, [`budgets`] for what one
+//! user can make the server send), using [`raw::Raw`] for bytes no WebSocket library would send or
 //! `common::Client` for protocol frames, end it with [`raw::Raw::outcome`] (or build
 //! the [`Got`] by hand), and add one line to the table.
 #![allow(clippy::unwrap_used)]
@@ -35,6 +39,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admission;
+mod budgets;
 mod floods;
 mod framing;
 mod raw;
@@ -76,6 +82,10 @@ pub(crate) enum Got {
     Errors(Vec<String>),
     /// The connection ended without a close frame; the `error` codes seen before.
     NoClose(Vec<String>),
+    /// An HTTP response with this status, and no upgrade.
+    Status(u16),
+    /// The connection was ended by the server before it answered anything.
+    Dropped,
     /// Anything else, described.
     Other(String),
 }
@@ -147,8 +157,8 @@ impl Target {
     }
 }
 
-/// The binary, started with default settings and [`SECRET`]; killed by its PID when
-/// dropped.
+/// The binary, started with default settings, [`SECRET`] and a case's extra flags;
+/// killed by its PID when dropped.
 struct Server {
     child: Child,
     target: Target,
@@ -156,7 +166,7 @@ struct Server {
 }
 
 impl Server {
-    fn start() -> Self {
+    fn start(extra: &[&str]) -> Self {
         let mut cmd = Command::new(BIN);
         // Only the flags below configure the server, whatever the environment says.
         for (key, _) in std::env::vars_os() {
@@ -166,6 +176,7 @@ impl Server {
         }
         let mut child = cmd
             .args(["--bind", "127.0.0.1:0", "--jwt-secret", SECRET])
+            .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -250,7 +261,7 @@ fn heavy_enabled() -> bool {
 
 /// Runs one case: starts the server, checks the pair works and notes RSS, attacks,
 /// and makes the four checks of the module docs.
-async fn run_case<F, Fut>(name: &str, heavy: bool, expected: Got, attack: F)
+async fn run_case<F, Fut>(name: &str, heavy: bool, extra: &[&str], expected: Got, attack: F)
 where
     F: FnOnce(Target) -> Fut,
     Fut: Future<Output = Got>,
@@ -259,7 +270,7 @@ where
         eprintln!("{name}: heavy, skipped (PRESENCE_HOSTILE_HEAVY=1 runs it)");
         return;
     }
-    let mut server = Server::start();
+    let mut server = Server::start(extra);
     let target = server.target.clone();
     target.pair_works(0).await;
     let before = server.rss_kib();
@@ -271,20 +282,27 @@ where
     assert!(server.alive(), "{name}: the server died");
 }
 
-/// The table of cases: `module::attack => expected,` per line, in `light { … }`
-/// (run by default) or `heavy { … }` (with `PRESENCE_HOSTILE_HEAVY=1`). Each becomes a `#[tokio::test]` of its name.
+/// The table of cases: `module::attack => expected,` per line, or
+/// `module::attack ["--flag", "value"] => expected,` for a case that needs flags, in
+/// `light { … }` (run by default) or `heavy { … }` (with `PRESENCE_HOSTILE_HEAVY=1`).
+/// Each becomes a `#[tokio::test]` of its name.
 macro_rules! cases {
-    (light { $($module:ident::$light:ident => $lexp:expr,)* } heavy { $($hmodule:ident::$heavy:ident => $hexp:expr,)* }) => {
+    (
+        light { $($module:ident::$light:ident $([$($larg:expr),*])? => $lexp:expr,)* }
+        heavy { $($hmodule:ident::$heavy:ident $([$($harg:expr),*])? => $hexp:expr,)* }
+    ) => {
         $(
             #[tokio::test]
             async fn $light() {
-                run_case(stringify!($light), false, $lexp, $module::$light).await;
+                let extra: &[&str] = &[$($($larg),*)?];
+                run_case(stringify!($light), false, extra, $lexp, $module::$light).await;
             }
         )*
         $(
             #[tokio::test]
             async fn $heavy() {
-                run_case(stringify!($heavy), true, $hexp, $hmodule::$heavy).await;
+                let extra: &[&str] = &[$($($harg),*)?];
+                run_case(stringify!($heavy), true, extra, $hexp, $hmodule::$heavy).await;
             }
         )*
     };
@@ -325,6 +343,23 @@ cases! {
     floods::frame_flood => Got::error_then_close("rate_limited", 4429),
     floods::bad_frame_flood => Got::error_then_close("bad_request", 4400),
     floods::hello_timeout => Got::error_then_close("unauthorized", 4408),
+    // Before the upgrade and before `hello` (defects 1, 3, 6, 7; "Limits and
+    // settings", "Session start", "Transport", "HTTP routes").
+    admission::slow_request_heads ["--header-read-timeout-ms", "1000"] => Got::Dropped,
+    admission::pre_hello_connections_per_address
+        ["--max-pre-hello-connections-per-ip", "20"] => Got::Status(503),
+    admission::pings_before_hello => Got::Close(4400),
+    admission::bad_websocket_key => Got::Status(400),
+    admission::dev_token_through_a_proxy ["--dev"] => Got::Status(403),
+    // The closing handshake and close frames (defects 4, 5; "Transport").
+    framing::frame_over_the_limit_sent_in_full => Got::Close(1009),
+    framing::forbidden_close_codes => Got::Close(1002),
+    framing::close_reason_not_utf8 => Got::Close(1007),
+    // What one user can make the server send (defects 2, 8; "Limits and settings").
+    budgets::never_reading_rejoiners_of_a_room ["--outbound-queue-bytes", "262144"]
+        => Got::Close(1013),
+    budgets::typing_toggled_from_twenty_sessions ["--typing-window-ms", "30000"]
+        => Got::errors(&[]),
     }
     heavy {
     floods::many_frame_floods_at_once => Got::error_then_close("rate_limited", 4429),

@@ -19,6 +19,7 @@ pub(crate) const TEXT_START: u8 = 0x01;
 pub(crate) const CONTINUATION: u8 = 0x00;
 pub(crate) const CONTINUATION_END: u8 = 0x80;
 pub(crate) const PING: u8 = 0x89;
+pub(crate) const CLOSE: u8 = 0x88;
 
 pub(crate) struct Raw {
     tcp: TcpStream,
@@ -27,7 +28,22 @@ pub(crate) struct Raw {
 impl Raw {
     /// Opens a WebSocket by hand (a valid upgrade), without saying hello.
     pub(crate) async fn upgrade(target: &Target) -> Self {
-        let mut tcp = TcpStream::connect(target.addr).await.unwrap();
+        Self::upgrade_on(TcpStream::connect(target.addr).await.unwrap()).await
+    }
+
+    /// A WebSocket after a good `hello` as `user`, on a socket whose receive buffer
+    /// is 16 KiB: the kernel holds little of what the server sends it (loopback
+    /// buffers otherwise grow to 32 MiB), so what it does not read stays queued in
+    /// the server.
+    pub(crate) async fn hello_small_window(target: &Target, user: &str) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(16 * 1024).unwrap();
+        let mut raw = Self::upgrade_on(socket.connect(target.addr).await.unwrap()).await;
+        raw.say_hello(user).await;
+        raw
+    }
+
+    async fn upgrade_on(mut tcp: TcpStream) -> Self {
         tcp.set_nodelay(true).unwrap();
         tcp.write_all(
             b"GET /v1/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
@@ -48,11 +64,15 @@ impl Raw {
     /// A WebSocket after a good `hello` as `user` (its `welcome` read).
     pub(crate) async fn hello(target: &Target, user: &str) -> Self {
         let mut raw = Self::upgrade(target).await;
-        let hello = serde_json::json!({"type": "hello", "token": super::token(user)});
-        raw.frame(TEXT, true, hello.to_string().as_bytes()).await;
-        let welcome = raw.next_text().await.expect("welcome");
-        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        raw.say_hello(user).await;
         raw
+    }
+
+    async fn say_hello(&mut self, user: &str) {
+        let hello = serde_json::json!({"type": "hello", "token": super::token(user)});
+        self.frame(TEXT, true, hello.to_string().as_bytes()).await;
+        let welcome = self.next_text().await.expect("welcome");
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
     }
 
     /// Sends one frame: `b0` (FIN, reserved bits, opcode) and the payload, masked or
@@ -67,6 +87,16 @@ impl Raw {
             f.extend_from_slice(payload);
         }
         self.tcp.write_all(&f).await.unwrap();
+    }
+
+    /// Sends one masked frame, reporting a failed write (a reset) instead of
+    /// panicking.
+    pub(crate) async fn try_frame(&mut self, b0: u8, payload: &[u8]) -> std::io::Result<()> {
+        let mut f = header(b0, true, payload.len() as u64);
+        let mask = [7u8, 1, 8, 2];
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.tcp.write_all(&f).await
     }
 
     /// Sends only the head of a masked frame that announces `len` payload bytes, so
@@ -160,6 +190,14 @@ impl Raw {
     /// Sends these texts as masked text frames in one write, as a flooding client
     /// does.
     pub(crate) async fn texts(&mut self, texts: impl IntoIterator<Item = String>) {
+        self.try_texts(texts).await.unwrap();
+    }
+
+    /// [`Raw::texts`], reporting a failed write instead of panicking.
+    pub(crate) async fn try_texts(
+        &mut self,
+        texts: impl IntoIterator<Item = String>,
+    ) -> std::io::Result<()> {
         let mask = [7u8, 1, 8, 2];
         let mut out = Vec::new();
         for text in texts {
@@ -167,6 +205,6 @@ impl Raw {
             out.extend_from_slice(&mask);
             out.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
         }
-        self.tcp.write_all(&out).await.unwrap();
+        self.tcp.write_all(&out).await
     }
 }
