@@ -52,7 +52,8 @@ profile() {
   local name=$1; shift
   local port pid perf_pid data=$OUT/profile-$name.data
   port=$(free_port)
-  "${PIN_S[@]}" "$SERVER" --bind "127.0.0.1:$port" --jwt-secret "$SECRET" --rate-per-sec 1000 \
+  # No per-user typing window: the generator toggles typing faster than a person (run.sh).
+  PRESENCE_TYPING_WINDOW_MS=0 "${PIN_S[@]}" "$SERVER" --bind "127.0.0.1:$port" --jwt-secret "$SECRET" --rate-per-sec 1000 \
     --rate-burst 2000 --typing-ttl-ms 3600000 2>>"$OUT/profile-$name.server.log" &
   pid=$!; PIDS+=("$pid")
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
