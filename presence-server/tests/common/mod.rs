@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod nodes;
+pub mod raw;
 pub mod redis;
 
 use std::net::SocketAddr;

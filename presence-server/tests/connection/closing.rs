@@ -3,80 +3,24 @@
 //! that is still sending its oversized frame.
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::*;
+use common::raw::{self, close_code, masked};
 use common::WAIT;
 
 /// Sends an upgrade request with this `Sec-WebSocket-Key`; returns the response's
 /// status line and the socket.
 async fn upgrade_with_key(server: &TestServer, key: &str) -> (String, TcpStream) {
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(
-        format!(
-            "GET /v1/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-             Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n\
-             Sec-WebSocket-Version: 13\r\n\r\n"
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        head.push(tcp.read_u8().await.unwrap());
-    }
-    let head = String::from_utf8(head).unwrap();
+    let head = raw::request_upgrade(&mut tcp, key).await;
     let status = head.lines().next().unwrap_or_default().to_owned();
     (status, tcp)
 }
 
-/// A masked client frame (any length).
-fn masked(b0: u8, payload: &[u8]) -> Vec<u8> {
-    let mask = [7u8, 1, 8, 2];
-    let mut f = vec![b0];
-    match payload.len() {
-        n if n < 126 => f.push(0x80 | n as u8),
-        n if n < 65536 => {
-            f.push(0x80 | 126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(0x80 | 127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    f.extend_from_slice(&mask);
-    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    f
-}
-
-/// Reads server frames until a close frame; returns its code (`None` for an empty
-/// close frame).
-async fn close_code(tcp: &mut TcpStream) -> Option<u16> {
-    let read = async {
-        loop {
-            let b0 = tcp.read_u8().await.unwrap();
-            let len = match tcp.read_u8().await.unwrap() {
-                126 => usize::from(tcp.read_u16().await.unwrap()),
-                127 => usize::try_from(tcp.read_u64().await.unwrap()).unwrap(),
-                n => usize::from(n),
-            };
-            let mut payload = vec![0; len];
-            tcp.read_exact(&mut payload).await.unwrap();
-            if b0 & 0x0F == 0x8 {
-                return (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), read)
-        .await
-        .expect("a close frame")
-}
-
-const GOOD_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+const GOOD_KEY: &str = raw::SAMPLE_KEY;
 
 #[tokio::test]
 async fn a_sec_websocket_key_that_is_not_the_base64_of_16_bytes_gets_400() {

@@ -2,58 +2,18 @@
 
 use super::*;
 
-/// A WebSocket opened by hand on a raw socket, to send what a WebSocket library would
-/// refuse to.
+use common::raw::{self, masked};
+
+/// A WebSocket opened by hand on a raw socket.
 async fn raw_websocket(server: &TestServer) -> tokio::net::TcpStream {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(
-        b"GET /v1/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-          Sec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        head.push(tcp.read_u8().await.unwrap());
-    }
-    let head = String::from_utf8(head).unwrap();
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
-    tcp
+    raw::upgrade(server.addr).await
 }
 
 /// Reads server frames until a close frame; returns its code.
 async fn raw_close_code(tcp: &mut tokio::net::TcpStream) -> u16 {
-    use tokio::io::AsyncReadExt;
-    let read = async {
-        loop {
-            let b0 = tcp.read_u8().await.unwrap();
-            let len = match tcp.read_u8().await.unwrap() {
-                126 => usize::from(tcp.read_u16().await.unwrap()),
-                127 => usize::try_from(tcp.read_u64().await.unwrap()).unwrap(),
-                n => usize::from(n),
-            };
-            let mut payload = vec![0; len];
-            tcp.read_exact(&mut payload).await.unwrap();
-            if b0 & 0x0F == 0x8 {
-                return u16::from_be_bytes([payload[0], payload[1]]);
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), read)
+    raw::close_code(tcp)
         .await
-        .expect("a close frame")
-}
-
-/// A masked client frame.
-fn masked(b0: u8, payload: &[u8]) -> Vec<u8> {
-    let mask = [7u8, 1, 8, 2];
-    let mut f = vec![b0, 0x80 | u8::try_from(payload.len()).unwrap()];
-    f.extend_from_slice(&mask);
-    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    f
+        .expect("a close frame with a code")
 }
 
 #[tokio::test]

@@ -43,22 +43,11 @@ impl Raw {
         raw
     }
 
-    async fn upgrade_on(mut tcp: TcpStream) -> Self {
+    async fn upgrade_on(tcp: TcpStream) -> Self {
         tcp.set_nodelay(true).unwrap();
-        tcp.write_all(
-            b"GET /v1/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-              Sec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .await
-        .unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            head.push(tcp.read_u8().await.unwrap());
+        Self {
+            tcp: super::common::raw::upgrade_on(tcp).await,
         }
-        let head = String::from_utf8(head).unwrap();
-        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-        Self { tcp }
     }
 
     /// A WebSocket after a good `hello` as `user` (its `welcome` read).
