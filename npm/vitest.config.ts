@@ -1,10 +1,9 @@
 import { defineConfig } from "vitest/config";
-import wasm from "vite-plugin-wasm";
 
 export default defineConfig({
-  // "presence-client" (src/index.ts) imports the bundler build of the SDK, a .wasm as an
-  // ES module, as an app's bundler would.
-  plugins: [wasm()],
+  // No wasm plugin: the default entries import no .wasm (src/wasm.ts fetches it, or
+  // falls back to the base64 copy), and the tests of "presence-client/bundler" replace
+  // its build with a fake one.
   esbuild: { jsx: "automatic" },
   test: {
     environment: "jsdom",

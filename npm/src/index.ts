@@ -1,17 +1,14 @@
-// presence-client: the SDK for apps built with a bundler (Vite with vite-plugin-wasm,
-// webpack 5 with asyncWebAssembly…): wasm-pack's `bundler` target, which loads the
-// WebAssembly module on import, plus the framework-free store and the text helpers.
+// presence-client: the SDK for any app, with or without a bundler, in the browser and in
+// Node (SSR). Importing it loads no WebAssembly: `ready()` does, once, from the .wasm
+// file next to this package (or from an inlined copy where that file cannot be
+// fetched); see wasm.ts.
 //
-//   import { PresenceClient } from "presence-client";
-//   const client = new PresenceClient({ url, getToken });
+//   import { createClient } from "presence-client";
+//   const client = await createClient({ url: "/v1/ws", getToken });
+//   client.connect();
 //
-// Pages without a bundler use "presence-client/web" (with `await init()` first); React
-// apps use the hooks of "presence-client/react".
-import { PresenceClient } from "../pkg/bundler/presence_client.js";
-import { bindClientClass } from "./client.js";
-
-// <PresenceProvider options> creates its clients from this build.
-bindClientClass("bundler", PresenceClient);
-
-export { PresenceClient };
+// or `await ready()` and then `new PresenceClient(options)`. React apps use the hooks of
+// "presence-client/react", which need neither.
+export { PresenceClient, createClient, isReady, ready, readySync, resolveUrl } from "./wasm.js";
+export type { InitInput, InitOutput, SyncInitInput } from "./wasm.js";
 export * from "./shared.js";

@@ -1,4 +1,9 @@
-// presence-client/react: React bindings.
+"use client";
+// presence-client/react: React bindings. The directive above keeps this module, which
+// uses state and effects, out of React Server Components: a server component renders
+// <PresenceProvider> as a client component. On the server (SSR) the hooks render the
+// state before any client exists ("connecting", EMPTY_ROOM), the same as the first
+// render in the browser, so hydration matches.
 //
 //   <PresenceProvider options={{ url, getToken }}>   (or client={client})
 //     const { members, count, typing } = useRoom("team.general");
@@ -7,10 +12,10 @@
 //     const { status, setStatus } = useMyStatus();
 //     const state = useConnectionState();
 //
-// The client of `<PresenceProvider options>` comes from the build of the entry the app
-// imported, "presence-client" or "presence-client/web" (the first when both; see
-// client.ts). When the app imported neither, the bundler build of "presence-client" is loaded the first time a
-// provider needs a client: importing this entry loads no wasm build itself.
+// The client of `<PresenceProvider options>` is created in an effect once the
+// WebAssembly module is ready (`ready()`, which the provider calls: importing this entry
+// loads no wasm), from the default build, or from "presence-client/bundler" when the app
+// imported that.
 //
 // Every hook reads through useSyncExternalStore with a subscribe and a getSnapshot that
 // stay the same function from one render to the next, over the client's snapshots (the
@@ -36,6 +41,7 @@ import { useSyncExternalStoreWithSelector } from "use-sync-external-store/with-s
 import { boundClientClass, type PresenceClientClass } from "./client.js";
 import { shallowEqualArrays } from "./compare.js";
 import { EMPTY_ROOM, PresenceStore } from "./store.js";
+import { isReady, PresenceClient, ready } from "./wasm.js";
 import type {
   ChosenStatus,
   ConnectionState,
@@ -50,6 +56,7 @@ import type {
 } from "./types.js";
 
 export * from "./shared.js";
+export { PresenceClient, createClient, isReady, ready, resolveUrl } from "./wasm.js";
 
 /** undefined: no provider above; null: a provider whose client does not exist yet. */
 const StoreContext = createContext<PresenceStore | null | undefined>(undefined);
@@ -112,28 +119,21 @@ function optionsKey(options: PresenceClientOptions): string {
   ]);
 }
 
-let defaultBuild: Promise<PresenceClientClass> | null = null;
-
 /**
- * The class a provider creates its client from: the one bound by the entry the app
- * imported, or else the bundler build, imported (once) on first use.
+ * The class a provider creates its client from: the one bound by
+ * "presence-client/bundler" when the app imported it, else the default build's, at once
+ * when its module is ready, or once `ready()` has resolved.
  */
 function clientClass(): PresenceClientClass | Promise<PresenceClientClass> {
   const bound = boundClientClass();
   if (bound) return bound;
-  defaultBuild ??= import("./index.js").then(
-    (entry) => entry.PresenceClient,
-    (error: unknown) => {
-      defaultBuild = null; // the next provider tries again
-      throw error;
-    },
-  );
-  return defaultBuild;
+  if (isReady()) return PresenceClient;
+  return ready().then(() => PresenceClient);
 }
 
 interface Held {
   key: string;
-  /** null while the default build loads. */
+  /** null while the WebAssembly module loads. */
   client: PresenceClientLike | null;
   mounted: boolean;
 }
@@ -143,8 +143,8 @@ interface Held {
  * throw away), connects it a microtask later and destroys it a microtask after the
  * unmount. StrictMode's mount → unmount → mount happens within one task, so it keeps
  * the same client: one client, one connection, no listener left behind. When the
- * default build has to be loaded first, the client is created once it is, unless the
- * provider was unmounted (or its key changed) in the meantime.
+ * WebAssembly module has to be loaded first, the client is created once it is, unless
+ * the provider was unmounted (or its key changed) in the meantime.
  */
 function useOwnedClient(options: PresenceClientOptions | undefined): PresenceClientLike | null {
   const [client, setClient] = useState<PresenceClientLike | null>(null);
@@ -236,6 +236,13 @@ export function usePresenceClient(): PresenceClientLike | null {
 type Subscribe = (onChange: () => void) => () => void;
 
 const noopSubscribe: Subscribe = () => () => {};
+
+// The server snapshots (SSR, and the hydrating render in the browser): the state before
+// any client exists, the same object every time, so the server's HTML and the first
+// render in the browser agree.
+const emptyRoom = (): RoomSnapshot => EMPTY_ROOM;
+const nobodySeen = (): Presence | null => null;
+const notConnectedYet = (): ConnectionState => "connecting";
 const identity = <T>(x: T): T => x;
 
 // Selections go through React's useSyncExternalStoreWithSelector: the selector runs
@@ -261,7 +268,7 @@ function useRoomSnapshot<T>(
     () => (store && roomId ? (store.room(roomId) ?? EMPTY_ROOM) : EMPTY_ROOM),
     [store, roomId],
   );
-  const selection = useSyncExternalStoreWithSelector(subscribe, getSnapshot, getSnapshot, selector, isEqual);
+  const selection = useSyncExternalStoreWithSelector(subscribe, getSnapshot, emptyRoom, selector, isEqual);
   return [selection, store];
 }
 
@@ -391,7 +398,7 @@ export function usePresence<T>(
   return useSyncExternalStoreWithSelector<Presence | null, T | Presence | null>(
     subscribe,
     getSnapshot,
-    getSnapshot,
+    nobodySeen,
     (selector ?? identity) as (p: Presence | null) => T | Presence | null,
     isEqual as ((a: T | Presence | null, b: T | Presence | null) => boolean) | undefined,
   );
@@ -415,6 +422,8 @@ const NOBODY_YET: Me = Object.freeze({
   activity: "active",
 });
 
+const nobodyYet = (): Me => NOBODY_YET;
+
 /**
  * Your own presence as you chose it (`user`, `status`, `custom`, `privacy`, and this
  * device's `activity`), with its setters. Kept by the client across reconnects.
@@ -426,7 +435,7 @@ export function useMyStatus(): MyStatus {
     [store],
   );
   const getSnapshot = useCallback(() => (store ? store.me() : NOBODY_YET), [store]);
-  const me = useSyncExternalStore(subscribe, getSnapshot, getSnapshot);
+  const me = useSyncExternalStore(subscribe, getSnapshot, nobodyYet);
   // The setters stay the same functions while the client does.
   const setters = useMemo(
     () => ({
@@ -459,5 +468,5 @@ export function useConnectionState(): ConnectionState {
     (): ConnectionState => (store ? store.connectionState() : "connecting"),
     [store],
   );
-  return useSyncExternalStore(subscribe, getSnapshot, getSnapshot);
+  return useSyncExternalStore(subscribe, getSnapshot, notConnectedYet);
 }

@@ -1,18 +1,11 @@
-// presence-client/web: the SDK for pages without a bundler: wasm-pack's `web` target.
-// Call `init()` once (it fetches presence_client_bg.wasm next to the module, or what you
-// pass it) before creating a client:
+// presence-client/web: the same as "presence-client" (wasm-pack's `web` target, loaded
+// lazily by `ready()`), under the name and the `init()` it had before:
 //
 //   import init, { PresenceClient } from "presence-client/web";
-//   await init();
+//   await init();            // = ready(); init(urlOrBytes) loads the module you give it
 //   const client = new PresenceClient({ url, getToken });
-import { PresenceClient } from "../pkg/web/presence_client.js";
-import { bindClientClass } from "./client.js";
+import { ready, readySync } from "./wasm.js";
 
-// <PresenceProvider options> creates its clients from this build (render it after
-// `init()`), unless the app imported "presence-client" too.
-bindClientClass("web", PresenceClient);
-
-export { PresenceClient };
-export { default, initSync } from "../pkg/web/presence_client.js";
-export type { InitInput, InitOutput, SyncInitInput } from "../pkg/web/presence_client.js";
-export * from "./shared.js";
+export default ready;
+export { readySync as initSync };
+export * from "./index.js";

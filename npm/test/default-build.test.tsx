@@ -1,8 +1,9 @@
-// <PresenceProvider options> in an app that imports "presence-client/react" and neither
-// build's entry: importing the React entry loads no wasm build; the first provider that
-// needs a client loads the bundler build ("presence-client"), which then stays bound.
-// Both builds are FakeClients that record when their module is loaded. The tests run in
-// order: each file has its own modules, so nothing is loaded when this one starts.
+// <PresenceProvider options> rendered before the WebAssembly module is ready, as every
+// app does: importing "presence-client/react" loads the glue of the web build (JS) but
+// instantiates nothing; the first provider that needs a client calls ready(), once, and
+// creates its client when that resolves. The build is a FakeClient that records when its
+// module is loaded and when it is instantiated. The tests run in order: each file has
+// its own modules, so nothing is instantiated when this one starts.
 import { act, cleanup, render } from "@testing-library/react";
 import { StrictMode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -17,7 +18,9 @@ vi.mock("../pkg/web/presence_client.js", async () =>
   (await import("./fake-client.js")).fakeBuild("web", loaded),
 );
 
-const { PresenceProvider, useConnectionState, usePresenceClient, useRoom } = await import("../src/react.js");
+const { PresenceProvider, useConnectionState, usePresenceClient, useRoom, ready, isReady } = await import(
+  "../src/react.js"
+);
 
 beforeEach(() => {
   FakeClient.instances = [];
@@ -26,13 +29,10 @@ afterEach(cleanup);
 
 const flush = () => act(async () => {});
 
-/**
- * Waits until the bundler build is loaded: the provider's own import of the same module
- * settles with this one, and its client is created in the microtasks that follow.
- */
-const bundlerBuild = () =>
+/** Waits until the module is ready: the provider's own ready() settles with this one. */
+const wasmReady = () =>
   act(async () => {
-    await import("../src/index.js");
+    await ready();
   });
 
 function Probe() {
@@ -44,12 +44,13 @@ function Probe() {
 
 const options = { url: "ws://127.0.0.1:1/v1/ws", token: "t" };
 
-describe("PresenceProvider without a build's entry imported", () => {
-  it("loads no wasm build on import", () => {
-    expect(loaded).toEqual([]);
+describe("PresenceProvider before the WebAssembly module is ready", () => {
+  it("instantiates no wasm on import, and never loads the bundler build", () => {
+    expect(loaded).toEqual(["web"]);
+    expect(isReady()).toBe(false);
   });
 
-  it("loads the bundler build on first use and creates one client from it, none for a provider gone before", async () => {
+  it("instantiates the module on first use and creates one client once it is ready, none for a provider gone before", async () => {
     const gone = render(
       <PresenceProvider options={options}>
         <Probe />
@@ -64,21 +65,21 @@ describe("PresenceProvider without a build's entry imported", () => {
       </StrictMode>,
     );
     expect(container.textContent).toBe("connecting none");
-    await bundlerBuild();
+    await wasmReady();
     await flush();
-    expect(loaded).toEqual(["bundler"]);
+    expect(loaded).toEqual(["web", "web init"]);
     // One client under StrictMode, connected once; none for the provider that unmounted.
     expect(FakeClient.instances).toHaveLength(1);
     const client = FakeClient.instances[0]!;
     expect(client.calls).toEqual(["join a", "connect"]);
-    expect(container.textContent).toBe("closed bundler");
+    expect(container.textContent).toBe("closed web");
     unmount();
     await flush();
     expect(client.calls.filter((c) => c !== "leave a")).toEqual(["join a", "connect", "destroy"]);
     expect(client.listenerCount()).toBe(0);
   });
 
-  it("then creates its clients from that build at once", async () => {
+  it("then creates its clients at once, without instantiating the module again", async () => {
     const { container } = render(
       <PresenceProvider options={options}>
         <Probe />
@@ -86,7 +87,7 @@ describe("PresenceProvider without a build's entry imported", () => {
     );
     await flush();
     expect(FakeClient.instances).toHaveLength(1);
-    expect(container.textContent).toBe("closed bundler");
-    expect(loaded).toEqual(["bundler"]);
+    expect(container.textContent).toBe("closed web");
+    expect(loaded).toEqual(["web", "web init"]);
   });
 });

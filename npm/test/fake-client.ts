@@ -201,7 +201,7 @@ export class FakeClient implements PresenceClientLike {
 /**
  * A stand-in for the module of one wasm build (`vi.mock("../pkg/…/presence_client.js")`)
  * whose PresenceClient is a FakeClient that knows its build; `loaded` records when the
- * module is loaded.
+ * module is loaded (`"web"`) and when its init function instantiates it (`"web init"`).
  */
 export function fakeBuild(
   build: "bundler" | "web",
@@ -209,8 +209,14 @@ export function fakeBuild(
 ): { default: () => Promise<object>; initSync: () => object; PresenceClient: typeof FakeClient } {
   loaded.push(build);
   return {
-    default: async () => ({}),
-    initSync: () => ({}),
+    default: async () => {
+      loaded.push(`${build} init`);
+      return {};
+    },
+    initSync: () => {
+      loaded.push(`${build} initSync`);
+      return {};
+    },
     PresenceClient: class extends FakeClient {
       readonly build = build;
     },

@@ -1,18 +1,19 @@
 // <PresenceProvider options>: the client's lifecycle, with the SDK's class replaced by
-// FakeClient so that constructions, connects and destroys can be counted. The app here
-// imports "presence-client" (src/index.ts), which binds its build's class: the provider
-// creates its client at once. (default-build.test.tsx: an app that imports neither.)
+// FakeClient so that constructions, connects and destroys can be counted. The module is
+// ready here (`await ready()` first): the provider creates its client at once.
+// (default-build.test.tsx: a provider rendered before the module is ready.)
 import { act, cleanup, render } from "@testing-library/react";
 import { StrictMode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { FakeClient } from "./fake-client.js";
 
-vi.mock("../pkg/bundler/presence_client.js", async () => ({
+vi.mock("../pkg/web/presence_client.js", async () => ({
+  default: async () => ({}),
   PresenceClient: (await import("./fake-client.js")).FakeClient,
 }));
 
-await import("../src/index.js");
+await (await import("../src/index.js")).ready();
 const { PresenceProvider, useConnectionState, usePresenceClient, useRoom } = await import("../src/react.js");
 
 beforeEach(() => {
