@@ -43,7 +43,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(render_metrics));
     let config = &state.service.config;
     if state.service.dev_mode || config.dev || config.dev_tokens {
-        router = router.route("/dev/token", post(dev_token));
+        router = router.route("/dev/token", post(dev_token).layer(dev_token_cors()));
     }
     if let Some(dir) = &state.service.config.static_dir {
         router = router.fallback_service(tower_http::services::ServeDir::new(dir));
@@ -105,6 +105,46 @@ async fn render_metrics(State(state): State<AppState>) -> Response {
             "metrics recorder not installed\n",
         )
             .into_response(),
+    }
+}
+
+/// CORS for `POST /dev/token`, which exists in development mode only (loopback binds):
+/// a page on its own development server (Vite's `http://localhost:5173`, Next.js's
+/// `http://localhost:3000`) may fetch a token from the presence-server without a proxy.
+/// The preflight is answered and `Access-Control-Allow-Origin` sent for loopback
+/// origins only; any other origin gets no CORS header, so its page cannot read the
+/// answer. No credentials: the route reads no cookie.
+fn dev_token_cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{header, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(|origin, _| {
+            origin.to_str().is_ok_and(is_loopback_origin)
+        }))
+        .allow_methods([Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
+}
+
+/// `http://localhost`, `http://127.0.0.1` or `http://[::1]`, with or without a port: the
+/// origins of pages served from this machine. Nothing else: not https (a development
+/// server with TLS is rare and can use a proxy), not a name that merely starts so
+/// (`localhost.example.com`), not userinfo or a path.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let port = ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .find_map(|host| rest.strip_prefix(host));
+    match port {
+        Some("") => true,
+        Some(port) => port.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty()
+                && p.len() <= 5
+                && p.parse::<u16>().is_ok()
+                && p.bytes().all(|b| b.is_ascii_digit())
+        }),
+        None => false,
     }
 }
 

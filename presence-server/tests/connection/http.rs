@@ -214,3 +214,130 @@ async fn development_mode_refuses_to_listen_on_a_public_address() {
             .is_ok()
     );
 }
+
+/// One raw HTTP/1.1 exchange over a real socket: the whole response, headers included.
+async fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    tokio::time::timeout(common::WAIT, stream.read_to_string(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    raw
+}
+
+/// The value of a response header (names compared without case), if present.
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or_default();
+    head.lines().skip(1).find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn preflight(addr: std::net::SocketAddr, origin: &str) -> String {
+    format!(
+        "OPTIONS /dev/token HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\n\
+         Access-Control-Request-Method: POST\r\n\
+         Access-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n"
+    )
+}
+
+fn token_post(addr: std::net::SocketAddr, origin: &str) -> String {
+    let body = r#"{"user":"alice"}"#;
+    format!(
+        "POST /dev/token HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test]
+async fn token_route_answers_cors_for_loopback_origins_in_development_mode() {
+    let server = TestServer::with(dev_mode).await;
+    for origin in [
+        "http://localhost:5173",
+        "http://127.0.0.1:3000",
+        "http://[::1]:8081",
+        "http://localhost",
+    ] {
+        let raw = raw_exchange(server.addr, &preflight(server.addr, origin)).await;
+        let status = raw.split_whitespace().nth(1).unwrap_or_default();
+        assert!(status.starts_with('2'), "{origin}: preflight {raw}");
+        assert_eq!(
+            header(&raw, "access-control-allow-origin"),
+            Some(origin),
+            "{origin}: {raw}"
+        );
+        let methods = header(&raw, "access-control-allow-methods").unwrap_or_default();
+        assert!(methods.contains("POST"), "{origin}: {raw}");
+        let headers = header(&raw, "access-control-allow-headers").unwrap_or_default();
+        assert!(
+            headers.to_ascii_lowercase().contains("content-type"),
+            "{origin}: {raw}"
+        );
+
+        let raw = raw_exchange(server.addr, &token_post(server.addr, origin)).await;
+        let status = raw.split_whitespace().nth(1).unwrap_or_default();
+        assert_eq!(status, "200", "{origin}: {raw}");
+        assert_eq!(
+            header(&raw, "access-control-allow-origin"),
+            Some(origin),
+            "{origin}: {raw}"
+        );
+        assert!(raw.contains("\"token\""), "{origin}: {raw}");
+    }
+}
+
+#[tokio::test]
+async fn token_route_sends_no_cors_for_other_origins() {
+    let server = TestServer::with(dev_mode).await;
+    for origin in [
+        "https://example.com",
+        "http://example.com:5173",
+        "http://localhost.example.com:5173",
+        "http://127.0.0.1.nip.io:3000",
+        "https://localhost:5173",
+        "http://localhost:5173@example.com",
+        "http://localhost:99999999",
+        "null",
+    ] {
+        let raw = raw_exchange(server.addr, &preflight(server.addr, origin)).await;
+        assert_eq!(
+            header(&raw, "access-control-allow-origin"),
+            None,
+            "{origin}: {raw}"
+        );
+        let raw = raw_exchange(server.addr, &token_post(server.addr, origin)).await;
+        assert_eq!(
+            header(&raw, "access-control-allow-origin"),
+            None,
+            "{origin}: {raw}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_cors_and_no_token_route_outside_development_mode() {
+    let server = TestServer::start().await;
+    let origin = "http://localhost:5173";
+    let raw = raw_exchange(server.addr, &preflight(server.addr, origin)).await;
+    let status = raw.split_whitespace().nth(1).unwrap_or_default();
+    assert_eq!(status, "404", "{raw}");
+    assert_eq!(header(&raw, "access-control-allow-origin"), None, "{raw}");
+    let raw = raw_exchange(server.addr, &token_post(server.addr, origin)).await;
+    assert_eq!(header(&raw, "access-control-allow-origin"), None, "{raw}");
+    // Nor on the other routes, in development mode or not.
+    let dev = TestServer::with(dev_mode).await;
+    let raw = raw_exchange(
+        dev.addr,
+        &format!(
+            "GET /healthz HTTP/1.1\r\nHost: {}\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n",
+            dev.addr
+        ),
+    )
+    .await;
+    assert_eq!(header(&raw, "access-control-allow-origin"), None, "{raw}");
+}
