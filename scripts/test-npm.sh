@@ -6,13 +6,17 @@
 #      Debian's chromium and redis-server, and `npm ci` in npm/, examples/react-chat,
 #      examples/vanilla and tests/e2e (each has its package-lock.json);
 #   2. builds presence-server (debug), the package (npm run build: wasm-pack for the
-#      bundler and web targets, size-tuned release, then tsc) and the React example;
+#      web and bundler targets, size-tuned release, the base64 fallback, then tsc; it
+#      prints the gzipped sizes of what a page downloads) and the React example, then
+#      checks the package as published: publint --strict and @arethetypeswrong/cli
+#      --pack (npm run check:package);
 #   3. runs the hook tests (vitest: a fake client, and the real wasm client against a
-#      real presence-server that the tests start), tsc over the tests, and eslint over
-#      the package (`npm run lint`, when npm/package.json has that script);
+#      real presence-server that the tests start: SSR + hydration, the built package in
+#      plain Node), tsc over the tests, and eslint over the package (`npm run lint`);
 #   4. runs tests/e2e (node's test runner, playwright-core driving /usr/bin/chromium,
-#      never a downloaded browser): the packaging test (npm pack → a scratch Vite app →
-#      build → Chromium), the React example with two people against a real server and
+#      never a downloaded browser): the packaging test (npm pack → a scratch Vite app
+#      made of the README's snippet, with no wasm plugin or config → build and dev
+#      server → Chromium), the React example with two people against a real server and
 #      against two server nodes on a Redis of its own, and the vanilla page.
 #
 # Every server, redis-server and browser is started by the tests on 127.0.0.1 with a
@@ -50,6 +54,9 @@ export PRESENCE_SERVER_BIN=${CARGO_TARGET_DIR:-$root/target}/debug/presence-serv
 step "the npm package (npm/: wasm-pack bundler + web targets, then tsc)"
 npm_ci npm
 (cd npm && npm run --silent build)
+
+step "the package as published (publint --strict, @arethetypeswrong/cli --pack)"
+(cd npm && npm run --silent check:package)
 
 step "the examples (examples/react-chat: vite build; examples/vanilla)"
 npm_ci examples/react-chat

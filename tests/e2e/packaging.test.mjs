@@ -1,9 +1,14 @@
 // The packaging test: `npm pack` of npm/ (built first: npm run build), the tarball
-// installed into a scratch Vite + React app in a temporary folder, whose code is the
-// README's "Use it in React" snippet as written, then:
-//   - tsc and `vite build`; the built app served by presence-server and loaded in Chromium;
-//   - the Vite dev server (dependency pre-bundling included) loaded in Chromium, its
-//     proxy pointed at the same presence-server.
+// installed into a scratch Vite + React app in a temporary folder with no configuration
+// at all (no vite.config, no wasm plugin), whose code is the README's "Use it in React"
+// snippet, then:
+//   - tsc and `vite build`; the built app served by presence-server and loaded in
+//     Chromium, the snippet as written ("/dev/token" and "/v1/ws" on the page's origin);
+//     the page fetches the .wasm file;
+//   - the Vite dev server (dependency pre-bundling included) loaded in Chromium, the
+//     snippet's paths replaced by the presence-server's URLs (another origin: /dev/token's
+//     CORS for loopback pages); the pre-bundled package loads the inlined module.
+// (tests/packaging/ runs the same snippet in more bundlers and frameworks.)
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
@@ -15,6 +20,7 @@ import { promisify } from "node:util";
 import { launchBrowser, root, startServer, withScreenshots } from "./lib/harness.mjs";
 
 const run = promisify(execFile);
+const write = (dir, file, text) => writeFileSync(join(dir, file), text);
 const npmDir = join(root, "npm");
 
 /** The fenced blocks of README.md's "Use it in React" section, by language. */
@@ -26,8 +32,9 @@ function readmeSnippet() {
   const section = rest.slice(0, rest.search(/\n## /) === -1 ? undefined : rest.search(/\n## /));
   const blocks = {};
   for (const m of section.matchAll(/```(\w+)\n([\s\S]*?)```/g)) blocks[m[1]] ??= m[2];
-  assert.ok(blocks.js?.includes("vite-plugin-wasm"), "the section has the vite config");
   assert.ok(blocks.tsx?.includes("presence-client/react"), "the section has the React code");
+  for (const lang of ["js", "mjs", "ts"]) assert.equal(blocks[lang], undefined, `no ${lang} block: no bundler config`);
+  assert.ok(blocks.tsx.includes('"/dev/token"') && blocks.tsx.includes('url: "/v1/ws"'), "paths on the page's origin");
   return blocks;
 }
 
@@ -55,7 +62,7 @@ describe("packaging: the tarball in a fresh Vite + React app", () => {
 
   let tarball;
 
-  it("npm pack carries the two wasm builds, dist/ and the types, and nothing else", async () => {
+  it("npm pack carries the two wasm builds, the inlined copy, dist/, the types and the stub package.json files, and nothing else", async () => {
     const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: npmDir });
     const [info] = JSON.parse(stdout);
     tarball = join(dir, info.filename);
@@ -69,6 +76,12 @@ describe("packaging: the tarball in a fresh Vite + React app", () => {
       "dist/web.d.ts",
       "dist/react.js",
       "dist/react.d.ts",
+      "dist/bundler.js",
+      "dist/bundler.d.ts",
+      "react/package.json",
+      "web/package.json",
+      "bundler/package.json",
+      "pkg/web/presence_client_inline.js",
       "pkg/bundler/presence_client.js",
       "pkg/bundler/presence_client_bg.js",
       "pkg/bundler/presence_client_bg.wasm",
@@ -82,13 +95,16 @@ describe("packaging: the tarball in a fresh Vite + React app", () => {
     const stray = files.filter((f) => /^(src|test|scripts|node_modules)\/|\.tgz$|tsconfig|vitest/.test(f));
     assert.deepEqual(stray, [], "no sources, tests or build files in the tarball");
     const manifest = JSON.parse(readFileSync(join(npmDir, "package.json"), "utf8"));
-    assert.deepEqual(Object.keys(manifest.exports).sort(), [".", "./package.json", "./react", "./web"]);
+    assert.deepEqual(Object.keys(manifest.exports).sort(), [".", "./bundler", "./package.json", "./react", "./web"]);
+    for (const [entry, target] of Object.entries(manifest.exports)) {
+      if (typeof target === "object") assert.equal(Object.keys(target)[0], "types", `${entry}: types first`);
+    }
     assert.ok(manifest.peerDependencies.react, "React is a peer dependency");
   });
 
   it("installs into a scratch app made of the README's snippet, which type-checks and builds", async () => {
     assert.ok(tarball, "the tarball exists");
-    const { js, tsx } = readmeSnippet();
+    const { tsx } = readmeSnippet();
     const app = join(dir, "app");
     mkdirSync(join(app, "src"), { recursive: true });
     const write = (file, text) => writeFileSync(join(app, file), text);
@@ -109,23 +125,24 @@ describe("packaging: the tarball in a fresh Vite + React app", () => {
             "@types/react-dom": "^19.2.0",
             typescript: "^5.9.3",
             vite: "^7.3.8",
-            "vite-plugin-wasm": "^3.6.0",
           },
         },
         null,
         2,
       ),
     );
-    // The README's config as written, with the proxy aimed at this test's server.
-    write("vite.config.js", js.replaceAll("127.0.0.1:8080", server.bound));
+    // The README's snippet as written: no vite.config, no plugin.
     write("src/App.tsx", tsx);
-    // The other two entry points resolve, with their types, in the same app.
+    // The other entry points resolve, with their types, in the same app (the bundler
+    // build's as types only: importing it needs a wasm plugin, by design).
     write(
       "src/entries.ts",
-      'import { PresenceClient, PresenceStore, formatLastSeen, type Presence } from "presence-client";\n' +
+      'import { PresenceClient, PresenceStore, createClient, formatLastSeen, ready, type Presence } from "presence-client";\n' +
         'import init, { PresenceClient as WebClient, typingText } from "presence-client/web";\n' +
+        'import type { PresenceClient as BundlerClient } from "presence-client/bundler";\n' +
         "const offline: Presence | null = null;\n" +
-        "export const entries = [PresenceClient, PresenceStore, WebClient, init, formatLastSeen(offline), typingText([])];\n",
+        "export const later: BundlerClient | null = null;\n" +
+        "export const entries = [PresenceClient, PresenceStore, WebClient, init, ready, createClient, formatLastSeen(offline), typingText([])];\n",
     );
     write(
       "src/main.tsx",
@@ -168,6 +185,8 @@ describe("packaging: the tarball in a fresh Vite + React app", () => {
     const page = await (await browser.newContext()).newPage();
     page.userName = name;
     page.logs = [];
+    page.requested = [];
+    page.on("request", (r) => page.requested.push(r.url()));
     page.on("console", (m) => page.logs.push(`[${m.type()}] ${m.text()}`));
     page.on("pageerror", (e) => page.logs.push(`[pageerror] ${e.message}`));
     pages.push(page);
@@ -182,12 +201,19 @@ describe("packaging: the tarball in a fresh Vite + React app", () => {
       await server.stop();
       server.args.push("--static-dir", join(dir, "app/dist"));
       await server.start(server.bound);
-      await expectAdaOnline(`${server.url}/`, "built");
+      const page = await expectAdaOnline(`${server.url}/`, "built");
+      assert.ok(page.requested.some((u) => u.endsWith(".wasm")), `the .wasm was fetched: ${page.requested.join(" ")}`);
+      assert.ok(!page.requested.some((u) => u.includes("inline")), "the inlined copy was not needed");
     }));
 
-  it("the app runs on the Vite dev server (pre-bundled dependencies, the README's proxy)", () =>
+  it("the app runs on the Vite dev server (pre-bundled dependencies, the server on another origin)", () =>
     withScreenshots("packaging dev", () => pages, async () => {
       const app = join(dir, "app");
+      // The README's other form: the server's URLs, from a page on the dev server's origin.
+      const { tsx } = readmeSnippet();
+      write(app, "src/App.tsx", tsx
+        .replaceAll('"/dev/token"', JSON.stringify(`${server.url}/dev/token`))
+        .replaceAll('"/v1/ws"', JSON.stringify(`${server.url.replace(/^http/, "ws")}/v1/ws`)));
       vite = spawn(join(app, "node_modules/.bin/vite"), ["--host", "127.0.0.1", "--port", "0", "--strictPort"], {
         cwd: app,
         stdio: ["ignore", "pipe", "pipe"],
@@ -208,7 +234,8 @@ describe("packaging: the tarball in a fresh Vite + React app", () => {
         vite.stderr.on("data", read);
         vite.once("exit", (code) => reject(new Error(`vite exited (${code}):\n${out}`)));
       });
-      await expectAdaOnline(url, "dev");
+      const page = await expectAdaOnline(url, "dev");
+      assert.ok(page.requested.some((u) => u.includes("presence_client_inline")), "the pre-bundled package used the inlined module");
       vite.kill("SIGTERM");
     }));
 });
