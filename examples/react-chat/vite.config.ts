@@ -1,5 +1,4 @@
 import { defineConfig } from "vite";
-import wasm from "vite-plugin-wasm";
 
 // The presence-server the dev server talks to (`npm run dev`; start it with `--dev`):
 // its /dev/token and /v1/ws are proxied, so the app's code is the same in dev and when
@@ -7,10 +6,8 @@ import wasm from "vite-plugin-wasm";
 const server = process.env.PRESENCE_SERVER ?? "http://127.0.0.1:8080";
 
 export default defineConfig({
-  // presence-client's default export is wasm-pack's bundler build: a .wasm imported as
-  // an ES module, which vite-plugin-wasm provides; its top-level await needs esnext.
-  plugins: [wasm()],
-  build: { target: "esnext" },
+  // Nothing for presence-client itself: it imports no .wasm (it fetches it, or uses its
+  // inlined copy in the dev server's pre-bundled dependencies).
   // JSX through esbuild: no Babel, no React plugin needed.
   esbuild: { jsx: "automatic" },
   // presence-client is linked from ../../npm (file:), which has its own React for its
