@@ -8,7 +8,7 @@
 import { PresenceClient as WasmPresenceClient } from "../pkg/bundler/presence_client.js";
 import { bindClientClass } from "./client.js";
 import type { PresenceClientOptions } from "./types.js";
-import { resolveUrl } from "./wasm.js";
+import { resolveUrl } from "./url.js";
 
 /** The client of the bundler build: ready on import; `url` may be a path. */
 export class PresenceClient extends WasmPresenceClient {

@@ -14,8 +14,10 @@ import initWasm, { initSync as initWasmSync, PresenceClient as WasmPresenceClien
 import type { InitInput, InitOutput, SyncInitInput } from "../pkg/web/presence_client.js";
 
 import type { PresenceClientOptions } from "./types.js";
+import { resolveUrl } from "./url.js";
 
 export type { InitInput, InitOutput, SyncInitInput };
+export { resolveUrl };
 
 /** How the module was instantiated: from its URL, from the inlined copy, or as given. */
 export type WasmSource = "url" | "inline" | "given";
@@ -116,30 +118,6 @@ export function readySync(input: SyncInitInput | { module: SyncInitInput }): Ini
   output = initWasmSync(input instanceof Object && "module" in input ? input : { module: input });
   source = "given";
   return output;
-}
-
-/**
- * The `url` option as a WebSocket URL: `ws:`/`wss:` as given, `http:`/`https:` turned
- * into them, and a path (`"/v1/ws"`) resolved against `base` (the page, when there is
- * one), with `wss:` under an `https:` page and `ws:` otherwise.
- */
-export function resolveUrl(url: string, base: string | undefined = pageUrl()): string {
-  if (/^wss?:\/\//i.test(url)) return url;
-  let resolved: URL;
-  try {
-    resolved = base === undefined ? new URL(url) : new URL(url, base);
-  } catch {
-    // Not a URL and no page to resolve it against: the client reports it.
-    return url;
-  }
-  if (resolved.protocol === "https:") resolved.protocol = "wss:";
-  else if (resolved.protocol === "http:") resolved.protocol = "ws:";
-  return resolved.href;
-}
-
-function pageUrl(): string | undefined {
-  const here = (globalThis as { location?: { href?: unknown } }).location?.href;
-  return typeof here === "string" ? here : undefined;
 }
 
 const NOT_READY =
