@@ -115,6 +115,10 @@ export function ready(input?: InitInput | Promise<InitInput>): Promise<InitOutpu
 /** Instantiates the module at once from bytes or a `WebAssembly.Module` you have. */
 export function readySync(input: SyncInitInput | { module: SyncInitInput }): InitOutput {
   if (output) return output;
+  if (loading) {
+    // Two instances would each take over the glue: the clients of the first would break.
+    throw new Error("presence-client: readySync() while ready() is loading the module: await ready() instead");
+  }
   output = initWasmSync(input instanceof Object && "module" in input ? input : { module: input });
   source = "given";
   return output;
