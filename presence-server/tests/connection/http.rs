@@ -131,7 +131,6 @@ async fn without_a_secret_the_server_needs_dev_to_start() {
 
 #[tokio::test]
 async fn token_route_refuses_requests_that_came_through_a_proxy() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = TestServer::with(dev_mode).await;
     let body = r#"{"user":"alice"}"#;
     for header in [
@@ -141,19 +140,13 @@ async fn token_route_refuses_requests_that_came_through_a_proxy() {
         "X-Forwarded-Proto: https",
         "x-forwarded-port: 443",
     ] {
-        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
         let request = format!(
             "POST /dev/token HTTP/1.1\r\nHost: {}\r\n{header}\r\nConnection: close\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             server.addr,
             body.len()
         );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut raw = String::new();
-        tokio::time::timeout(common::WAIT, stream.read_to_string(&mut raw))
-            .await
-            .unwrap()
-            .unwrap();
+        let raw = raw_exchange(server.addr, &request).await;
         let status = raw.split_whitespace().nth(1).unwrap_or_default();
         assert_eq!(status, "403", "{header}: {raw}");
         let json = raw.split("\r\n\r\n").nth(1).unwrap_or_default();
@@ -254,6 +247,13 @@ fn token_post(addr: std::net::SocketAddr, origin: &str) -> String {
     )
 }
 
+/// The preflight's and the POST's answers to `origin` on a development-mode server.
+async fn cors_answers(server: &TestServer, origin: &str) -> (String, String) {
+    let preflight = raw_exchange(server.addr, &preflight(server.addr, origin)).await;
+    let post = raw_exchange(server.addr, &token_post(server.addr, origin)).await;
+    (preflight, post)
+}
+
 #[tokio::test]
 async fn token_route_answers_cors_for_loopback_origins_in_development_mode() {
     let server = TestServer::with(dev_mode).await;
@@ -263,7 +263,7 @@ async fn token_route_answers_cors_for_loopback_origins_in_development_mode() {
         "http://[::1]:8081",
         "http://localhost",
     ] {
-        let raw = raw_exchange(server.addr, &preflight(server.addr, origin)).await;
+        let (raw, post) = cors_answers(&server, origin).await;
         let status = raw.split_whitespace().nth(1).unwrap_or_default();
         assert!(status.starts_with('2'), "{origin}: preflight {raw}");
         assert_eq!(
@@ -279,7 +279,7 @@ async fn token_route_answers_cors_for_loopback_origins_in_development_mode() {
             "{origin}: {raw}"
         );
 
-        let raw = raw_exchange(server.addr, &token_post(server.addr, origin)).await;
+        let raw = post;
         let status = raw.split_whitespace().nth(1).unwrap_or_default();
         assert_eq!(status, "200", "{origin}: {raw}");
         assert_eq!(
@@ -304,18 +304,14 @@ async fn token_route_sends_no_cors_for_other_origins() {
         "http://localhost:99999999",
         "null",
     ] {
-        let raw = raw_exchange(server.addr, &preflight(server.addr, origin)).await;
-        assert_eq!(
-            header(&raw, "access-control-allow-origin"),
-            None,
-            "{origin}: {raw}"
-        );
-        let raw = raw_exchange(server.addr, &token_post(server.addr, origin)).await;
-        assert_eq!(
-            header(&raw, "access-control-allow-origin"),
-            None,
-            "{origin}: {raw}"
-        );
+        let (preflight, post) = cors_answers(&server, origin).await;
+        for raw in [preflight, post] {
+            assert_eq!(
+                header(&raw, "access-control-allow-origin"),
+                None,
+                "{origin}: {raw}"
+            );
+        }
     }
 }
 
