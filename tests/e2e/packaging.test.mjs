@@ -192,6 +192,7 @@ describe("packaging: the tarball in a fresh Vite + React app", () => {
     pages.push(page);
     await page.goto(url);
     await page.getByText("ada: online").waitFor({ timeout: 30_000 });
+    await page.getByText("connection: open").waitFor({ timeout: 10_000 });
     await page.locator("input").pressSequentially("hi", { delay: 30 });
     return page;
   }
