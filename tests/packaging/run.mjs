@@ -52,6 +52,7 @@ const rows = [
       name: `next-${b}-dev`,
       app: "next",
       kind: "serve",
+      ssr: true,
       clean: [".next"],
       serve: (port) => ["next", "dev", ...next(b), "-H", "127.0.0.1", "-p", String(port)],
     },
@@ -59,6 +60,7 @@ const rows = [
       name: `next-${b}-build`,
       app: "next",
       kind: "serve",
+      ssr: true,
       clean: [".next"],
       build: ["next", "build", ...next(b)],
       serve: (port) => ["next", "start", "-H", "127.0.0.1", "-p", String(port)],
@@ -231,7 +233,7 @@ function writeSource(row, server) {
 
 // --- the browser check ---------------------------------------------------------------------
 /** Loads the page; resolves with the gzipped bytes of the JS and wasm it fetched. */
-async function check(browser, url, failure) {
+async function check(browser, url, failure, ssr) {
   const context = await browser.newContext();
   const page = await context.newPage();
   const logs = [];
@@ -242,21 +244,32 @@ async function check(browser, url, failure) {
   page.on("response", (response) => {
     const type = response.headers()["content-type"] ?? "";
     const path = new URL(response.url()).pathname;
-    const wasm = /\.wasm$/.test(path) || type.includes("application/wasm");
-    const js = !wasm && (response.request().resourceType() === "script" || /javascript/.test(type));
-    if (!wasm && !js) return;
+    const wasmUrl = /\.wasm$/.test(path) || type.includes("application/wasm");
+    const js = !wasmUrl && (response.request().resourceType() === "script" || /javascript/.test(type));
+    if (!wasmUrl && !js) return;
     if (response.status() >= 300) logs.push(`[response ${response.status()}] ${response.url()}`);
     bodies.push(
       response
         .body()
-        .then((body) => ({ wasm, gz: gzipSync(body, { level: 9 }).length }))
-        .catch(() => ({ wasm, gz: 0 })),
+        .then((body) => {
+          // A .wasm URL that answers something else (a dev server's HTML) is not wasm:
+          // the package then falls back to its inlined copy, a JS chunk.
+          const wasm = wasmUrl && body.subarray(0, 4).equals(Buffer.from("\0asm"));
+          if (wasmUrl && !wasm) logs.push(`[not wasm] ${response.url()} (${type || "no content type"})`);
+          return { wasm, js, gz: wasm || js ? gzipSync(body, { level: 9 }).length : 0 };
+        })
+        .catch(() => ({ wasm: false, js, gz: 0 })),
     );
   });
   failure.logs = logs;
   try {
     const loaded = await page.goto(url, { timeout: 180_000 });
     if (!loaded?.ok()) throw new Failure(`GET ${url}: HTTP ${loaded?.status()}`, (await loaded?.text()) ?? "");
+    // Server rendering stays on: the HTML already holds the quick start's first render.
+    // (React marks the seam between two text nodes with <!-- -->.)
+    if (ssr && !(await loaded.text()).replaceAll("<!-- -->", "").includes("connection: connecting")) {
+      throw new Failure(`the server-rendered HTML of ${url} does not show "connection: connecting"`, await loaded.text());
+    }
     try {
       await page.getByText("connection: open").waitFor({ timeout: 60_000 });
       await page.getByText("ada: online").waitFor({ timeout: 30_000 });
@@ -264,9 +277,13 @@ async function check(browser, url, failure) {
       const shown = (await page.locator("body").innerText().catch(() => "")).trim().slice(0, 400);
       throw new Failure(`the page did not show "connection: open" and "ada: online"; it shows ${JSON.stringify(shown)} (${e.message.split("\n")[0]})`);
     }
+    // Errors the page threw, and React's hydration errors (the server's HTML and the
+    // first render in the browser must match), fail the row even when it connected.
+    const errors = logs.filter((l) => l.startsWith("[pageerror]") || (l.startsWith("[error]") && /hydrat/i.test(l)));
+    if (errors.length) throw new Failure(`the page connected but logged errors: ${errors[0].slice(0, 300)}`);
     const fetched = await Promise.all(bodies);
-    const sum = (wasm) => fetched.filter((f) => f.wasm === wasm).reduce((n, f) => n + f.gz, 0);
-    return { js: sum(false), wasm: sum(true) };
+    const sum = (key) => fetched.filter((f) => f[key]).reduce((n, f) => n + f.gz, 0);
+    return { js: sum("js"), wasm: sum("wasm") };
   } finally {
     await context.close();
   }
@@ -304,7 +321,7 @@ async function runRow(row, browser) {
       url = `http://127.0.0.1:${port}/`;
     }
     failure.step = "browser";
-    const bytes = await check(browser, url, failure);
+    const bytes = await check(browser, url, failure, row.ssr);
     return { ok: true, bytes };
   } catch (error) {
     const parts = [error.message];
@@ -368,7 +385,10 @@ try {
 }
 
 // --- the table -------------------------------------------------------------------------------
-const size = (r) => (r.bytes ? `${kb(r.bytes.js + r.bytes.wasm)} KB (JS ${kb(r.bytes.js)} + wasm ${kb(r.bytes.wasm)})` : "");
+const size = (r) =>
+  r.bytes
+    ? `${kb(r.bytes.js + r.bytes.wasm)} KB (JS ${kb(r.bytes.js)} + ${r.bytes.wasm ? `wasm ${kb(r.bytes.wasm)}` : "no .wasm: the inlined copy"})`
+    : "";
 const lines = [
   `presence-client tarball: ${tarball.split("/").pop()}`,
   "",
