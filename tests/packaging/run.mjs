@@ -2,7 +2,7 @@
 // people use (apps/, one package-lock.json each), each loaded in Debian's Chromium
 // against a real presence-server (--dev, in-memory store). The check of every browser
 // row: the quick start (app/App.tsx) shows `connection: open` and lists its own user
-// (`ada: online`). The Node row imports both entries and renders the quick start with
+// (`ada: online`), with one connection open on the server. The Node row imports both entries and renders the quick start with
 // renderToString.
 //
 //   node run.mjs --tarball FILE [--only ROW,ROW] [--reuse-install] [--findings FILE]
@@ -231,9 +231,21 @@ function writeSource(row, server) {
   if (row.app !== "next") copyFileSync(join(here, "app/index.tsx"), join(dir, "src/index.tsx"));
 }
 
+/** presence_connections of the server's /metrics, once it settles on 1 (or after 10 s). */
+async function openConnections(server) {
+  let open = NaN;
+  for (let i = 0; i < 50; i++) {
+    const text = await fetch(`${server.url}/metrics`).then((r) => r.text());
+    open = Number(/^presence_connections (\S+)$/m.exec(text)?.[1] ?? NaN);
+    if (open === 1) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return open;
+}
+
 // --- the browser check ---------------------------------------------------------------------
 /** Loads the page; resolves with the gzipped bytes of the JS and wasm it fetched. */
-async function check(browser, url, failure, ssr) {
+async function check(browser, url, server, failure, ssr) {
   const context = await browser.newContext();
   const page = await context.newPage();
   const logs = [];
@@ -281,6 +293,9 @@ async function check(browser, url, failure, ssr) {
     // first render in the browser must match), fail the row even when it connected.
     const errors = logs.filter((l) => l.startsWith("[pageerror]") || (l.startsWith("[error]") && /hydrat/i.test(l)));
     if (errors.length) throw new Failure(`the page connected but logged errors: ${errors[0].slice(0, 300)}`);
+    // StrictMode mounts the provider twice in development: still one connection open.
+    const open = await openConnections(server);
+    if (open !== 1) throw new Failure(`presence-server has ${open} connections open for the one page (presence_connections)`);
     const fetched = await Promise.all(bodies);
     const sum = (key) => fetched.filter((f) => f[key]).reduce((n, f) => n + f.gz, 0);
     return { js: sum("js"), wasm: sum("wasm") };
@@ -321,7 +336,7 @@ async function runRow(row, browser) {
       url = `http://127.0.0.1:${port}/`;
     }
     failure.step = "browser";
-    const bytes = await check(browser, url, failure, row.ssr);
+    const bytes = await check(browser, url, server, failure, row.ssr);
     return { ok: true, bytes };
   } catch (error) {
     const parts = [error.message];
