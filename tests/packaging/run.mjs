@@ -2,8 +2,8 @@
 // people use (apps/, one package-lock.json each), each loaded in Debian's Chromium
 // against a real presence-server (--dev, in-memory store). The check of every browser
 // row: the quick start (app/App.tsx) shows `connection: open` and lists its own user
-// (`ada: online`), with one connection open on the server. The Node row imports both entries and renders the quick start with
-// renderToString.
+// (`ada: online`), with one connection open on the server. The Node row imports both
+// entries and renders the quick start with renderToString.
 //
 //   node run.mjs --tarball FILE [--only ROW,ROW] [--reuse-install] [--findings FILE]
 //
@@ -211,7 +211,8 @@ async function listening(port, child, timeoutMs) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Failure(`the app's server exited (${child.exitCode ?? child.signalCode})`, child.output);
     }
-    if (Date.now() > deadline) throw new Failure(`nothing listens on ${port} after ${timeoutMs / 1000} s`, child.output);
+    if (Date.now() > deadline)
+      throw new Failure(`nothing listens on ${port} after ${timeoutMs / 1000} s`, child.output);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -280,14 +281,26 @@ async function check(browser, url, server, failure, ssr) {
     // Server rendering stays on: the HTML already holds the quick start's first render.
     // (React marks the seam between two text nodes with <!-- -->.)
     if (ssr && !(await loaded.text()).replaceAll("<!-- -->", "").includes("connection: connecting")) {
-      throw new Failure(`the server-rendered HTML of ${url} does not show "connection: connecting"`, await loaded.text());
+      throw new Failure(
+        `the server-rendered HTML of ${url} does not show "connection: connecting"`,
+        await loaded.text(),
+      );
     }
     try {
       await page.getByText("connection: open").waitFor({ timeout: 60_000 });
       await page.getByText("ada: online").waitFor({ timeout: 30_000 });
     } catch (e) {
-      const shown = (await page.locator("body").innerText().catch(() => "")).trim().slice(0, 400);
-      throw new Failure(`the page did not show "connection: open" and "ada: online"; it shows ${JSON.stringify(shown)} (${e.message.split("\n")[0]})`);
+      const shown = (
+        await page
+          .locator("body")
+          .innerText()
+          .catch(() => "")
+      )
+        .trim()
+        .slice(0, 400);
+      throw new Failure(
+        `the page did not show "connection: open" and "ada: online"; it shows ${JSON.stringify(shown)} (${e.message.split("\n")[0]})`,
+      );
     }
     // Errors the page threw, and React's hydration errors (the server's HTML and the
     // first render in the browser must match), fail the row even when it connected.
@@ -295,7 +308,8 @@ async function check(browser, url, server, failure, ssr) {
     if (errors.length) throw new Failure(`the page connected but logged errors: ${errors[0].slice(0, 300)}`);
     // StrictMode mounts the provider twice in development: still one connection open.
     const open = await openConnections(server);
-    if (open !== 1) throw new Failure(`presence-server has ${open} connections open for the one page (presence_connections)`);
+    if (open !== 1)
+      throw new Failure(`presence-server has ${open} connections open for the one page (presence_connections)`);
     const fetched = await Promise.all(bodies);
     const sum = (key) => fetched.filter((f) => f[key]).reduce((n, f) => n + f.gz, 0);
     return { js: sum("js"), wasm: sum("wasm") };
@@ -341,7 +355,8 @@ async function runRow(row, browser) {
   } catch (error) {
     const parts = [error.message];
     if (error.output) parts.push(`--- output (tail)\n${tail(error.output)}`);
-    if (app && error.output !== app.output && app.output) parts.push(`--- the app's server (tail)\n${tail(app.output)}`);
+    if (app && error.output !== app.output && app.output)
+      parts.push(`--- the app's server (tail)\n${tail(app.output)}`);
     if (failure.logs.length) parts.push(`--- browser console\n${failure.logs.slice(-30).join("\n")}`);
     if (server?.log) parts.push(`--- presence-server (tail)\n${tail(server.log, 15)}`);
     return { ok: false, reason: error.message, detail: parts.join("\n") };
@@ -361,7 +376,12 @@ async function install(app) {
   }
   // A tarball of the same name and other contents is installed again all the same.
   rmSync(join(dir, "node_modules/presence-client"), { recursive: true, force: true });
-  await runToEnd(["npm", "install", "--no-save", ...flags, tarball], dir, `installing the tarball in apps/${app}`, 300_000);
+  await runToEnd(
+    ["npm", "install", "--no-save", ...flags, tarball],
+    dir,
+    `installing the tarball in apps/${app}`,
+    300_000,
+  );
 }
 
 // --- main --------------------------------------------------------------------------------------
@@ -393,7 +413,9 @@ try {
     const t0 = performance.now();
     const result = await runRow(row, browser);
     results.push({ name: row.name, ...result, seconds: seconds(t0) });
-    console.log(`${result.ok ? "ok  " : "FAIL"} ${row.name} (${seconds(t0)} s)${result.ok ? "" : `\n${result.detail}\n`}`);
+    console.log(
+      `${result.ok ? "ok  " : "FAIL"} ${row.name} (${seconds(t0)} s)${result.ok ? "" : `\n${result.detail}\n`}`,
+    );
   }
 } finally {
   await browser.close();
@@ -409,7 +431,10 @@ const lines = [
   "",
   "| row | result | time | gzipped JS + wasm the page fetched |",
   "|---|---|---|---|",
-  ...results.map((r) => `| ${r.name} | ${r.ok ? "pass" : `**FAIL**: ${r.reason.replaceAll("|", "\\|").split("\n")[0]}`} | ${r.seconds} s | ${size(r)} |`),
+  ...results.map(
+    (r) =>
+      `| ${r.name} | ${r.ok ? "pass" : `**FAIL**: ${r.reason.replaceAll("|", "\\|").split("\n")[0]}`} | ${r.seconds} s | ${size(r)} |`,
+  ),
   "",
   "Time: the row's build, server start and check (an app's install is its own row). Sizes: each response gzipped at level 9, dev servers' unminified code included.",
 ];

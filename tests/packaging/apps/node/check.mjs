@@ -14,7 +14,12 @@ const getToken = () => Promise.reject(new Error("getToken is not called on the s
 function Lobby() {
   const state = useConnectionState();
   const { members } = useRoom("lobby");
-  return h(Fragment, null, h("p", null, `connection: ${state}`), ...members.map((m) => h("p", { key: m.user }, `${m.name}: ${m.status}`)));
+  return h(
+    Fragment,
+    null,
+    h("p", null, `connection: ${state}`),
+    ...members.map((m) => h("p", { key: m.user }, `${m.name}: ${m.status}`)),
+  );
 }
 
 const html = renderToString(h(PresenceProvider, { options: { url: "/v1/ws", getToken } }, h(Lobby)));

@@ -14,14 +14,20 @@ export default {
         exclude: /node_modules/,
         use: {
           loader: "babel-loader",
-          options: { presets: [["@babel/preset-react", { runtime: "automatic", development: false }], "@babel/preset-typescript"] },
+          options: {
+            presets: [
+              ["@babel/preset-react", { runtime: "automatic", development: false }],
+              "@babel/preset-typescript",
+            ],
+          },
         },
       },
     ],
   },
   plugins: [
     new HtmlWebpackPlugin({
-      templateContent: '<!doctype html><html><head><meta charset="utf-8"><title>presence packaging</title></head><body><div id="root"></div></body></html>',
+      templateContent:
+        '<!doctype html><html><head><meta charset="utf-8"><title>presence packaging</title></head><body><div id="root"></div></body></html>',
     }),
   ],
 };
