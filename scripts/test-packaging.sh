@@ -17,10 +17,12 @@
 # Exits non-zero when any row fails, with the reason (the page's console, the build's or
 # dev server's output, the presence-server's log).
 #
-#   ./scripts/test-packaging.sh [--tarball FILE] [--only ROW,ROW] [--reuse-install] [--findings FILE]
+#   ./scripts/test-packaging.sh [--tarball FILE] [--only ROW,ROW] [--reuse-install]
+#                               [--findings FILE] [--readme FILE]
 #
-# --reuse-install skips `npm ci` where an app has node_modules/ (development only);
-# --findings FILE appends the failures to FILE. PRESENCE_SERVER_BIN: the server binary
+# The apps run README.md's quick start (the tsx block of "Use it in React"), as written;
+# --readme FILE takes it from another file. --reuse-install skips `npm ci` where an app
+# has node_modules/ (development only); --findings FILE appends the failures to FILE. PRESENCE_SERVER_BIN: the server binary
 # (default target/debug/presence-server, built when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
       tarball=$(realpath "$2")
       shift 2
       ;;
-    --only | --findings)
+    --only | --findings | --readme)
       args+=("$1" "$2")
       shift 2
       ;;

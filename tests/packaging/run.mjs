@@ -1,11 +1,12 @@
 // The packaging matrix: a packed presence-client tarball in fresh apps of every setup
 // people use (apps/, one package-lock.json each), each loaded in Debian's Chromium
 // against a real presence-server (--dev, in-memory store). The check of every browser
-// row: the quick start (app/App.tsx) shows `connection: open` and lists its own user
-// (`ada: online`), with one connection open on the server. The Node row imports both
-// entries and renders the quick start with renderToString.
+// row: the README's quick start (the tsx block of "Use it in React", as written) shows
+// `connection: open` and lists its own user (`ada: online`), with one connection open
+// on the server. The Node row imports both entries and renders the same component with
+// renderToString.
 //
-//   node run.mjs --tarball FILE [--only ROW,ROW] [--reuse-install] [--findings FILE]
+//   node run.mjs --tarball FILE [--only ROW,ROW] [--reuse-install] [--findings FILE] [--readme FILE]
 //
 // Prints a table (row, result, seconds, gzipped bytes of the JS and wasm the page
 // fetched) and writes it to artifacts/results.md. Any failing row makes the exit code 1,
@@ -20,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 
-import { freePort, launchBrowser, startServer } from "../e2e/lib/harness.mjs";
+import { freePort, launchBrowser, root, startServer } from "../e2e/lib/harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const apps = join(here, "apps");
@@ -32,13 +33,17 @@ const { values: opts } = parseArgs({
     only: { type: "string" },
     "reuse-install": { type: "boolean", default: false },
     findings: { type: "string" },
+    readme: { type: "string" },
   },
 });
 if (!opts.tarball) {
-  console.error("usage: node run.mjs --tarball FILE [--only ROW,ROW] [--reuse-install] [--findings FILE]");
+  console.error(
+    "usage: node run.mjs --tarball FILE [--only ROW,ROW] [--reuse-install] [--findings FILE] [--readme FILE]",
+  );
   process.exit(2);
 }
 const tarball = resolve(opts.tarball);
+const readmePath = resolve(opts.readme ?? join(root, "README.md"));
 
 // --- the rows --------------------------------------------------------------------------
 // `static`: built into dist/, served by presence-server --static-dir (same origin, the
@@ -218,11 +223,30 @@ async function listening(port, child, timeoutMs) {
 }
 
 // --- the app's source ----------------------------------------------------------------------
+/**
+ * The quick start: the first tsx block of the README's "Use it in React" section, as
+ * written (its paths "/dev/token" and "/v1/ws" are what a page on the server's origin
+ * uses, and what the matrix rewrites for a page on an origin of its own).
+ */
+function quickStart() {
+  const readme = readFileSync(readmePath, "utf8");
+  const start = readme.indexOf("## Use it in React");
+  if (start < 0) throw new Error(`${readmePath} has no "## Use it in React" section`);
+  const rest = readme.slice(start + 3);
+  const end = rest.search(/\n## /);
+  const block = /```tsx\n([\s\S]*?)```/.exec(end < 0 ? rest : rest.slice(0, end))?.[1];
+  if (!block) throw new Error(`the "Use it in React" section of ${readmePath} has no tsx block`);
+  for (const needed of ['"/dev/token"', '"/v1/ws"', "useConnectionState", "connection: {state}"]) {
+    if (!block.includes(needed)) throw new Error(`the README's quick start has no ${needed}, which the matrix needs`);
+  }
+  return block;
+}
+
 /** Copies the quick start into the app; `server` (http://…) makes its two paths absolute. */
 function writeSource(row, server) {
   const dir = join(apps, row.app);
   mkdirSync(join(dir, "src"), { recursive: true });
-  let app = readFileSync(join(here, "app/App.tsx"), "utf8");
+  let app = quickStart();
   if (server) {
     app = app
       .replaceAll('"/dev/token"', JSON.stringify(`${server}/dev/token`))
