@@ -85,4 +85,6 @@ npm_ci tests/e2e
     packaging.test.mjs react-chat.test.mjs redis.test.mjs vanilla.test.mjs
 )
 
+./scripts/test-packaging.sh # the packaging matrix: the packed npm/ in fresh Next.js, Vite, webpack, Rsbuild, Parcel, esbuild and Node apps
+
 step "npm package, examples and browser tests passed"

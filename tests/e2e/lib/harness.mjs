@@ -108,7 +108,7 @@ export async function startServer(args, { name = "server" } = {}) {
   return server;
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolvePromise, reject) => {
     const probe = createServer();
     probe.once("error", reject);
