@@ -19,6 +19,10 @@ pub enum ErrorCode {
     TooMany,
     /// The server could not do it (for example its store is unreachable); retry later.
     Internal,
+    /// The node is under memory pressure (too many bytes queued for its sessions) and
+    /// refused a request that would queue a lot more, such as a `join` of a large room.
+    /// Nothing changed; retry later, with backoff.
+    Busy,
     /// A code this version does not know (a newer server). Never sent by this version.
     #[serde(other)]
     Unknown,
@@ -35,6 +39,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::TooMany => "too_many",
             Self::Internal => "internal",
+            Self::Busy => "busy",
             Self::Unknown => "unknown",
         }
     }

@@ -86,7 +86,10 @@ impl Core {
         let mut error = ClientError::new(code.as_str(), message);
         // A refusal is final; a server that could not do it now may manage on the next
         // resync, so the request stays wanted.
-        let final_refusal = !matches!(code, ErrorCode::Internal | ErrorCode::RateLimited);
+        let final_refusal = !matches!(
+            code,
+            ErrorCode::Internal | ErrorCode::Busy | ErrorCode::RateLimited | ErrorCode::Unknown
+        );
         match r#ref.and_then(|r| self.take_pending(r)) {
             Some(Pending::Join(room)) => {
                 if final_refusal {

@@ -119,6 +119,7 @@ impl WireName for ErrorCode {
         Self::RateLimited,
         Self::TooMany,
         Self::Internal,
+        Self::Busy,
         Self::Unknown,
     ];
     fn wire_name(self) -> &'static str {

@@ -67,6 +67,7 @@ export type PresenceErrorCode =
   | "rate_limited"
   | "too_many"
   | "internal"
+  | "busy"
   | "unknown"
   // from the client
   | "invalid_argument"

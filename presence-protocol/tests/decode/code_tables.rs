@@ -90,6 +90,7 @@ fn error_codes_have_their_wire_names() {
         (ErrorCode::RateLimited, "rate_limited"),
         (ErrorCode::TooMany, "too_many"),
         (ErrorCode::Internal, "internal"),
+        (ErrorCode::Busy, "busy"),
     ] {
         assert_eq!(code.as_str(), name);
         assert_eq!(code.to_string(), name);

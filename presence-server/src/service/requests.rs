@@ -234,7 +234,7 @@ impl Service {
             // refused before the store step, so nothing is undone.
             metrics::join_refused_under_pressure();
             return Err(Failure::new(
-                ErrorCode::Internal,
+                ErrorCode::Busy,
                 "server busy: too many bytes queued, retry the join later",
             ));
         }

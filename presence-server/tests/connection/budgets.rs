@@ -83,7 +83,7 @@ async fn joins_of_rooms_that_may_be_large_are_refused_while_the_node_has_too_muc
                 message,
                 r#ref,
             } => {
-                assert_eq!(code, ErrorCode::Internal, "{message}");
+                assert_eq!(code, ErrorCode::Busy, "{message}");
                 assert_eq!(r#ref, Some(attempt));
                 refused = Some(message);
                 break;
