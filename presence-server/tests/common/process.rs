@@ -14,6 +14,13 @@ use std::time::Duration;
 /// The built server binary.
 pub const BIN: &str = env!("CARGO_BIN_EXE_presence-server");
 
+/// The binary [`command`] runs: [`BIN`] (the debug build of this test run), or
+/// another one named by `PRESENCE_TEST_SERVER_BIN`, such as the release build
+/// (`target/release/presence-server`) for the heavy hostile cases.
+pub fn server_bin() -> String {
+    std::env::var("PRESENCE_TEST_SERVER_BIN").unwrap_or_else(|_| BIN.to_owned())
+}
+
 /// How long the binary may take to bind (generous: a busy 2-core machine runs several
 /// tests at once).
 const START_WITHIN: Duration = Duration::from_secs(30);
@@ -33,10 +40,10 @@ pub fn bare_command_under(wrapper: &[&str]) -> Command {
     let mut cmd = match wrapper.split_first() {
         Some((program, args)) => {
             let mut cmd = Command::new(program);
-            cmd.args(args).arg(BIN);
+            cmd.args(args).arg(server_bin());
             cmd
         }
-        None => Command::new(BIN),
+        None => Command::new(server_bin()),
     };
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("PRESENCE_") {

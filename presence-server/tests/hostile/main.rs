@@ -1,6 +1,6 @@
 //! The hostile-client suite: attacks on the built binary over real sockets.
 //!
-//! Every case starts the binary (`CARGO_BIN_EXE_presence-server`) with default
+//! Every case starts the binary (`CARGO_BIN_EXE_presence-server`, see below) with default
 //! settings plus a secret (and the few flags its table line names, if any), runs one
 //! attack against it, and then checks the four
 //! things a server under attack owes everyone else ([`run_case`]):
@@ -26,7 +26,14 @@
 //! must get. Lines in
 //! `heavy { … }` run only with `PRESENCE_HOSTILE_HEAVY=1`; the others, a representative
 //! set, run by default and take a few seconds each (the longest is the 10 s hello
-//! timeout).
+//! timeout). `PRESENCE_TEST_SERVER_BIN` runs the suite against another build of the
+//! binary; the heavy set is meant for the release build:
+//!
+//! ```text
+//! cargo build --release -p presence-server
+//! PRESENCE_HOSTILE_HEAVY=1 PRESENCE_TEST_SERVER_BIN=$PWD/target/release/presence-server \
+//!     cargo nextest run -p presence-server --test hostile
+//! ```
 //!
 //! To add a case: write the attack in the fitting theme file ([`framing`] for the
 //! WebSocket layer, [`tokens`] for tokens and patterns, [`floods`] for rates and
@@ -309,5 +316,6 @@ cases! {
     floods::many_bad_frame_floods_at_once => Got::error_then_close("bad_request", 4400),
     tokens::token_spray => Got::error_then_close("unauthorized", 4401),
     framing::many_oversized_frames_at_once => Got::Close(1009),
+    budgets::never_reading_rejoiners_of_a_big_room => Got::Close(1013),
     }
 }
