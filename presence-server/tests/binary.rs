@@ -3,10 +3,8 @@
 //! and SIGTERM closing sockets with 1012.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -14,57 +12,22 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-const BIN: &str = env!("CARGO_BIN_EXE_presence-server");
+mod common;
 
-/// The server process; killed by its PID when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
+use common::process::{self, Process};
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary on a free loopback port with `--dev` and no secret and waits for its
-/// "listening" log line, which names the bound address.
-fn start_dev_server() -> Server {
-    let mut child = Command::new(BIN)
-        .args(["--bind", "127.0.0.1:0", "--dev"])
-        .env_remove("PRESENCE_JWT_SECRET")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut warned = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            warned |= line.contains("DEVELOPMENT MODE");
-            if let Some(rest) = line.split("bound=").nth(1) {
-                let addr = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
-                let _ = tx.send((addr, warned));
-            }
-        }
-    });
-    let (addr, warned) = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("no listening line");
-    assert!(warned, "development mode must warn loudly");
-    Server {
-        child,
-        addr: addr.parse().unwrap(),
-    }
+/// Starts the binary with `--dev` and no secret; development mode must warn loudly
+/// before it listens.
+fn start_dev_server() -> Process {
+    let mut cmd = process::command();
+    cmd.arg("--dev");
+    let server = Process::start(cmd);
+    assert!(
+        !server.lines_with("DEVELOPMENT MODE").is_empty(),
+        "development mode must warn loudly: {:?}",
+        server.log()
+    );
+    server
 }
 
 async fn http(addr: SocketAddr, request: String) -> (u16, String) {
@@ -113,12 +76,7 @@ async fn dev_mode_binary_serves_tokens_and_closes_sockets_with_1012_on_sigterm()
     assert!(welcome.to_text().unwrap().contains(r#""type":"welcome""#));
 
     // SIGTERM by PID: the socket is closed with 1012 and the process exits cleanly.
-    let pid = server.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    server.terminate();
     let close = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match ws.next().await {
@@ -132,7 +90,7 @@ async fn dev_mode_binary_serves_tokens_and_closes_sockets_with_1012_on_sigterm()
     .unwrap();
     assert_eq!(close, Some(1012));
     let status = tokio::task::spawn_blocking(move || {
-        let status = server.child.wait().unwrap();
+        let status = server.wait();
         (status, server)
     })
     .await
@@ -143,9 +101,8 @@ async fn dev_mode_binary_serves_tokens_and_closes_sockets_with_1012_on_sigterm()
 
 #[test]
 fn public_bind_without_secret_is_refused_with_a_clear_message() {
-    let out = Command::new(BIN)
+    let out = process::bare_command_under(&[])
         .args(["--bind", "0.0.0.0:0", "--dev"])
-        .env_remove("PRESENCE_JWT_SECRET")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -156,11 +113,7 @@ fn public_bind_without_secret_is_refused_with_a_clear_message() {
 
 #[test]
 fn without_a_secret_or_dev_the_binary_refuses_to_start_with_a_clear_message() {
-    let mut child = Command::new(BIN)
-        .args(["--bind", "127.0.0.1:0"])
-        .env_remove("PRESENCE_JWT_SECRET")
-        .env_remove("PRESENCE_DEV")
-        .env_remove("PRESENCE_DEV_TOKENS")
+    let mut child = process::command()
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -189,62 +142,23 @@ fn without_a_secret_or_dev_the_binary_refuses_to_start_with_a_clear_message() {
 }
 
 /// Starts the binary under `prlimit --nofile=SOFT:HARD` in development mode, with
-/// `args`; every stderr line goes to the returned log. Returns once it listens.
-fn start_limited(nofile: &str, args: &[&str]) -> (Server, Arc<Mutex<Vec<String>>>) {
-    let mut child = Command::new("prlimit")
-        .arg(format!("--nofile={nofile}"))
-        .arg("--")
-        .arg(BIN)
-        .args(["--bind", "127.0.0.1:0", "--dev"])
-        .args(args)
-        .env_remove("PRESENCE_JWT_SECRET")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("prlimit (util-linux)");
-    let stderr = child.stderr.take().unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let lines = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("bound=").nth(1) {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-            lines.lock().unwrap().push(line);
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|_| panic!("no listening line: {:?}", log.lock().unwrap()));
-    let server = Server {
-        child,
-        addr: addr.parse().unwrap(),
-    };
-    (server, log)
-}
-
-fn lines_with(log: &Mutex<Vec<String>>, needle: &str) -> Vec<String> {
-    let log = log.lock().unwrap();
-    log.iter().filter(|l| l.contains(needle)).cloned().collect()
+/// `args`. Returns once it listens.
+fn start_limited(nofile: &str, args: &[&str]) -> Process {
+    let limit = format!("--nofile={nofile}");
+    let mut cmd = process::command_under(&["prlimit", &limit, "--"]);
+    cmd.arg("--dev").args(args);
+    Process::start(cmd)
 }
 
 #[tokio::test]
 async fn out_of_files_the_accept_loop_backs_off_quietly_and_recovers() {
     // Soft 32, hard 64: the server raises its limit to 64 and says so.
-    let (server, log) = start_limited("32:64", &["--header-read-timeout-ms", "60000"]);
-    let limit = lines_with(&log, "open-files limit");
+    let server = start_limited("32:64", &["--header-read-timeout-ms", "60000"]);
+    let limit = server.lines_with("open-files limit");
     assert!(
         limit.iter().any(|l| l.contains("limit=64")),
         "the raised limit is logged: {:?}",
-        log.lock().unwrap()
+        server.log()
     );
     // 100 idle connections: the server runs out of files long before.
     let mut idle = Vec::new();
@@ -254,12 +168,12 @@ async fn out_of_files_the_accept_loop_backs_off_quietly_and_recovers() {
     // While no file is free, accepting fails again and again: one line says so, not
     // one per attempt.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let complaints = lines_with(&log, "open files");
+    let complaints = server.lines_with("open files");
     assert_eq!(
         complaints.len(),
         1,
         "one log line per backoff: {:?}",
-        log.lock().unwrap()
+        server.log()
     );
     // The idle connections go; a new client gets in.
     drop(idle);
@@ -284,9 +198,9 @@ async fn out_of_files_the_accept_loop_backs_off_quietly_and_recovers() {
     .expect("a new client gets in once the idle connections are gone");
     assert_eq!(status, 200);
     assert_eq!(
-        lines_with(&log, "open files").len(),
+        server.lines_with("open files").len(),
         1,
         "{:?}",
-        log.lock().unwrap()
+        server.log()
     );
 }

@@ -25,8 +25,12 @@ pub(super) struct TypingStarts {
 
 #[derive(Debug, Default)]
 struct Starts {
-    /// (user, room) → the last start fanned out.
-    by_key: HashMap<(String, String), Start>,
+    /// user → room → the last start fanned out. Nested by user so that a lookup by
+    /// `&str` allocates nothing: only the first start of a user, and of that user in a
+    /// room, copies the ids (a `(String, String)` key cost two allocations per frame).
+    by_user: HashMap<Box<str>, HashMap<Box<str>, Start>>,
+    /// The number of (user, room) entries.
+    len: usize,
     /// Entries past their window are removed when the map grows beyond this.
     prune_above: usize,
 }
@@ -51,7 +55,7 @@ impl TypingStarts {
     /// restart within `window` of the last start that went out.
     pub(super) fn may_start(&self, user: &str, room: &str, now: u64, window: u64) -> bool {
         let starts = self.lock();
-        match starts.by_key.get(&(user.to_owned(), room.to_owned())) {
+        match starts.by_user.get(user).and_then(|rooms| rooms.get(room)) {
             Some(start) => !start.stopped || now >= start.at.saturating_add(window),
             None => true,
         }
@@ -59,19 +63,32 @@ impl TypingStarts {
 
     /// A start of `user` in `room` went out at `now`.
     pub(super) fn started(&self, user: &str, room: &str, now: u64, window: u64) {
-        let mut starts = self.lock();
-        starts.by_key.insert(
-            (user.to_owned(), room.to_owned()),
-            Start {
-                at: now,
-                stopped: false,
-            },
-        );
-        if starts.by_key.len() > starts.prune_above.max(PRUNE_AT_LEAST) {
-            starts
-                .by_key
-                .retain(|_, start| now < start.at.saturating_add(window));
-            starts.prune_above = starts.by_key.len() * 2;
+        let mut guard = self.lock();
+        let starts = &mut *guard;
+        let start = Start {
+            at: now,
+            stopped: false,
+        };
+        let rooms = match starts.by_user.get_mut(user) {
+            Some(rooms) => rooms,
+            None => starts.by_user.entry(user.into()).or_default(),
+        };
+        match rooms.get_mut(room) {
+            Some(entry) => *entry = start,
+            None => {
+                rooms.insert(room.into(), start);
+                starts.len += 1;
+            }
+        }
+        if starts.len > starts.prune_above.max(PRUNE_AT_LEAST) {
+            let mut len = 0;
+            starts.by_user.retain(|_, rooms| {
+                rooms.retain(|_, start| now < start.at.saturating_add(window));
+                len += rooms.len();
+                !rooms.is_empty()
+            });
+            starts.len = len;
+            starts.prune_above = len * 2;
         }
     }
 
@@ -79,8 +96,9 @@ impl TypingStarts {
     pub(super) fn stopped(&self, user: &str, room: &str) {
         if let Some(start) = self
             .lock()
-            .by_key
-            .get_mut(&(user.to_owned(), room.to_owned()))
+            .by_user
+            .get_mut(user)
+            .and_then(|rooms| rooms.get_mut(room))
         {
             start.stopped = true;
         }
@@ -113,6 +131,12 @@ mod tests {
         for i in 0..=PRUNE_AT_LEAST as u64 {
             starts.started(&i.to_string(), "r", i, 10);
         }
-        assert!(starts.lock().by_key.len() <= 10);
+        let starts = starts.lock();
+        assert!(starts.len <= 10);
+        assert_eq!(
+            starts.len,
+            starts.by_user.values().map(HashMap::len).sum::<usize>()
+        );
+        assert!(starts.by_user.values().all(|rooms| !rooms.is_empty()));
     }
 }

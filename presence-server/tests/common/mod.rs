@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod nodes;
+pub mod process;
 pub mod raw;
 pub mod redis;
 
@@ -301,6 +302,12 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     http_request(addr, "GET", path, None).await
 }
 
+/// [`http_get`] that waits up to `within` for the response instead of [`WAIT`]: for a
+/// server that is busy on purpose (an attack in progress, a debug build).
+pub async fn http_get_within(addr: SocketAddr, path: &str, within: Duration) -> (u16, String) {
+    http_exchange(addr, "GET", path, None, within).await
+}
+
 /// Raw HTTP/1.1 `POST path` with a JSON body; returns the status code and the body.
 pub async fn http_post_json(addr: SocketAddr, path: &str, body: &Value) -> (u16, String) {
     http_request(addr, "POST", path, Some(body.to_string())).await
@@ -312,6 +319,16 @@ pub async fn http_request(
     method: &str,
     path: &str,
     json_body: Option<String>,
+) -> (u16, String) {
+    http_exchange(addr, method, path, json_body, WAIT).await
+}
+
+async fn http_exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    json_body: Option<String>,
+    within: Duration,
 ) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -328,9 +345,9 @@ pub async fn http_request(
     }
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+    tokio::time::timeout(within, stream.read_to_end(&mut raw))
         .await
-        .expect("HTTP response within WAIT")
+        .unwrap_or_else(|_| panic!("no HTTP response to {method} {path} within {within:?}"))
         .unwrap();
     let raw = String::from_utf8(raw).expect("UTF-8 HTTP response");
     let (head, body) = raw.split_once("\r\n\r\n").expect("HTTP head and body");

@@ -20,8 +20,7 @@ use presence_protocol::{Presence, ServerFrame, WS_PATH};
 use super::redis::{RedisCluster, RedisServer};
 use super::{token, Client, Incoming, SECRET};
 
-/// The built server binary.
-pub const BIN: &str = env!("CARGO_BIN_EXE_presence-server");
+pub use super::process::BIN;
 
 /// How long a node may take to connect to Redis and bind (generous: a busy 2-core
 /// machine runs several tests at once).

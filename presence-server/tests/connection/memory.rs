@@ -13,29 +13,18 @@
 //! 8 s after the hang-up with jemalloc's background thread; with
 //! `background_thread:false` it stayed at 295 MB.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use super::*;
+use crate::common::process::{self, Process};
 
-const BIN: &str = env!("CARGO_BIN_EXE_presence-server");
-
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kb / 1024.0
+fn rss_mb(server: &Process) -> f64 {
+    server.rss_kib() as f64 / 1024.0
 }
 
 #[tokio::test]
 #[ignore = "a measurement for the record, not a test"]
 async fn rss_after_a_burst_of_room_states_for_clients_that_never_read() {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["--bind", "127.0.0.1:0", "--jwt-secret", common::SECRET])
+    let mut cmd = process::command();
+    cmd.args(["--jwt-secret", common::SECRET])
         .args(["--rate-per-sec", "1000000", "--rate-burst", "1000000"])
         .args([
             "--write-timeout-ms",
@@ -48,30 +37,15 @@ async fn rss_after_a_burst_of_room_states_for_clients_that_never_read() {
             "600000",
             "--max-rooms-per-session",
             "100",
-        ])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        ]);
     if let Ok(args) = std::env::var("MEASURE_ARGS") {
         cmd.args(args.split_whitespace());
     }
     if let Ok(conf) = std::env::var("MEASURE_MALLOC_CONF") {
         cmd.env("_RJEM_MALLOC_CONF", conf);
     }
-    let mut child = cmd.spawn().unwrap();
-    let pid = child.id();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("bound=").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or_default();
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let server = Process::start(cmd);
+    let addr = server.addr.to_string();
     let url = format!("ws://{addr}{}", presence_protocol::WS_PATH);
 
     // A room of 300 members with long ids: its `room_state` is about 100 KB.
@@ -90,7 +64,7 @@ async fn rss_after_a_burst_of_room_states_for_clients_that_never_read() {
         c.recv_until(|f| matches!(f, ServerFrame::RoomState { .. }))
             .await;
     }
-    let before = rss_mb(pid);
+    let before = rss_mb(&server);
     // 20 sessions of one user that never read, each re-joining the room 200 times.
     let mut attackers = Vec::new();
     for i in 0..20 {
@@ -108,12 +82,12 @@ async fn rss_after_a_burst_of_room_states_for_clients_that_never_read() {
         if second == 20 {
             attackers.clear();
         }
-        let rss = rss_mb(pid);
+        let rss = rss_mb(&server);
         peak = peak.max(rss);
         series.push(format!("{second}s {rss:.0}"));
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let after = rss_mb(pid);
+    let after = rss_mb(&server);
     println!(
         "MALLOC_CONF={:?}: RSS before the burst {before:.0} MB, peak {peak:.0} MB, \
          40 s later {after:.0} MB; by second: {}",
@@ -132,6 +106,5 @@ async fn rss_after_a_burst_of_room_states_for_clients_that_never_read() {
     }) {
         println!("{line}");
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }

@@ -1,6 +1,6 @@
 //! The hostile-client suite: attacks on the built binary over real sockets.
 //!
-//! Every case starts the binary (`CARGO_BIN_EXE_presence-server`) with default
+//! Every case starts the binary (`CARGO_BIN_EXE_presence-server`, see below) with default
 //! settings plus a secret (and the few flags its table line names, if any), runs one
 //! attack against it, and then checks the four
 //! things a server under attack owes everyone else ([`run_case`]):
@@ -26,7 +26,14 @@
 //! must get. Lines in
 //! `heavy { … }` run only with `PRESENCE_HOSTILE_HEAVY=1`; the others, a representative
 //! set, run by default and take a few seconds each (the longest is the 10 s hello
-//! timeout).
+//! timeout). `PRESENCE_TEST_SERVER_BIN` runs the suite against another build of the
+//! binary; the heavy set is meant for the release build:
+//!
+//! ```text
+//! cargo build --release -p presence-server
+//! PRESENCE_HOSTILE_HEAVY=1 PRESENCE_TEST_SERVER_BIN=$PWD/target/release/presence-server \
+//!     cargo nextest run -p presence-server --test hostile
+//! ```
 //!
 //! To add a case: write the attack in the fitting theme file ([`framing`] for the
 //! WebSocket layer, [`tokens`] for tokens and patterns, [`floods`] for rates and
@@ -47,18 +54,14 @@ mod raw;
 mod tokens;
 
 use std::future::Future;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::process::{self, Process};
 use common::{token, Client, Incoming, SECRET};
 use presence_protocol::{ServerFrame, WS_PATH};
 use serde_json::json;
 use tokio::time::Instant;
-
-const BIN: &str = env!("CARGO_BIN_EXE_presence-server");
 
 /// How far above its value before the attack RSS may stay (64 MiB): far above the
 /// noise of allocator caches, far below what a held attack costs (an unfinished
@@ -160,69 +163,27 @@ impl Target {
 /// The binary, started with default settings, [`SECRET`] and a case's extra flags;
 /// killed by its PID when dropped.
 struct Server {
-    child: Child,
+    process: Process,
     target: Target,
-    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     fn start(extra: &[&str]) -> Self {
-        let mut cmd = Command::new(BIN);
-        // Only the flags below configure the server, whatever the environment says.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("PRESENCE_") {
-                cmd.env_remove(key);
-            }
-        }
-        let mut child = cmd
-            .args(["--bind", "127.0.0.1:0", "--jwt-secret", SECRET])
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("bound=").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default();
-                    let _ = tx.send(addr.to_owned());
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the server logged no listening address");
-        Self {
-            child,
-            target: Target {
-                addr: addr.parse().unwrap(),
-            },
-            log,
-        }
+        let mut cmd = process::command();
+        cmd.args(["--jwt-secret", SECRET]).args(extra);
+        let process = Process::start(cmd);
+        let target = Target { addr: process.addr };
+        Self { process, target }
     }
 
     /// Check 1.
     fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.process.alive()
     }
 
     /// VmRSS in KiB.
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .expect("VmRSS in /proc/<pid>/status")
+        self.process.rss_kib()
     }
 
     /// Check 4: waits up to [`RSS_SETTLE`] for RSS to be within the bound.
@@ -239,17 +200,6 @@ impl Server {
                  {before} KiB before the attack, for {RSS_SETTLE:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = self.log.lock().map(|l| l.join("\n")).unwrap_or_default();
-            eprintln!("===== server log =====\n{log}\n===== end of server log =====");
         }
     }
 }
@@ -366,5 +316,6 @@ cases! {
     floods::many_bad_frame_floods_at_once => Got::error_then_close("bad_request", 4400),
     tokens::token_spray => Got::error_then_close("unauthorized", 4401),
     framing::many_oversized_frames_at_once => Got::Close(1009),
+    budgets::never_reading_rejoiners_of_a_big_room => Got::Close(1013),
     }
 }
