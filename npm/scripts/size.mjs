@@ -2,7 +2,7 @@
 // React entry and of the plain entry (the package's modules that each imports
 // statically, as shipped and minified by esbuild, file by file), the .wasm that ready()
 // fetches, and the base64 chunk that replaces it only where the .wasm's URL fails.
-// docs/benchmarks.md has the figures.
+// docs/packaging.md ("What a page downloads") has the figures.
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { transformSync } from "esbuild";

@@ -64,6 +64,11 @@ fn header(p: &mut Page, args: &ReportArgs, dir: &Path, m: &Machine) {
          `presence-bench/pairs.sh`). Microbenchmarks: `cargo bench -p presence-bench --bench micro`. \
          Tool documentation: `presence-bench/README.md`.");
     p.w("");
+    p.w(
+        "Measured elsewhere: the browser SDK's size and the packaging matrix, in \
+         [`docs/packaging.md`](packaging.md).",
+    );
+    p.w("");
     p.w("## Machine");
     p.w("");
     p.w(format!(
